@@ -1,0 +1,44 @@
+# One command per task; CI (.ci/run) calls `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+
+.PHONY: run test lint gen check-protos bench clean
+
+$(BIN)/.installed-run: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(BIN)/.installed-dev: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@ $(BIN)/.installed-run
+
+## Start the whole gateway on the embedded default (mock provider, SQLite under ./.gateway/).
+run: $(BIN)/.installed-run
+	$(BIN)/llm-gateway serve
+
+## Everything CI checks: lint, types, protos, then the test suite with a coverage gate.
+test: $(BIN)/.installed-dev lint check-protos
+	$(PY) -m pytest --cov --cov-report=term:skip-covered --cov-fail-under=85 $(PYTEST_ARGS)
+
+lint: $(BIN)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+gen: $(BIN)/.installed-dev
+	PYTHON=$(PY) ./scripts/gen-protos.sh
+
+check-protos: $(BIN)/.installed-dev
+	PYTHON=$(PY) ./scripts/check-protos.sh
+
+bench: $(BIN)/.installed-dev
+	$(PY) -m bench.throughput
+
+clean:
+	rm -rf $(VENV) .gateway .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,0 +1,1 @@
+"""OpenAI JSON <-> gateway.v1 protobuf, the one translation shared by facade and providers."""

@@ -1,0 +1,1 @@
+"""The gRPC core: routing, providers, auth; never imports facade/."""

@@ -1,0 +1,102 @@
+"""The gateway YAML documents, as pydantic models (validated once, at load)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ProviderFamily = Literal["openai", "azure-openai", "anthropic", "mock"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelPrice(_Strict):
+    """Price in US dollars per million tokens."""
+
+    input_per_million: float = Field(default=0.0, ge=0)
+    output_per_million: float = Field(default=0.0, ge=0)
+
+
+class ModelConfig(_Strict):
+    """One model a provider account serves."""
+
+    name: str = Field(min_length=1, pattern=r"^[^\s]+$")
+    kind: Literal["chat", "embedding"] = "chat"
+    deployment: str | None = None
+    """Azure OpenAI deployment name; defaults to `name`."""
+    price: ModelPrice = ModelPrice()
+
+
+class MockOptions(_Strict):
+    """Behaviour of the built-in `mock` provider."""
+
+    latency_ms: float = Field(default=0.0, ge=0)
+    """Delay before the answer (and before the first streamed delta)."""
+    chunk_delay_ms: float = Field(default=0.0, ge=0)
+    """Delay between streamed deltas."""
+    output_tokens: int | None = Field(default=None, ge=0)
+    """Fixed answer length in tokens; unset echoes the last user message."""
+
+
+class ProviderAccount(_Strict):
+    """A provider account: `name` is the `openai-main` in `openai-main/gpt-4o`."""
+
+    type: Literal["provider-account"]
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    provider: ProviderFamily
+    base_url: str | None = None
+    """Root URL of the API; each family has a default (none for azure-openai)."""
+    api_key_env: str | None = None
+    """Environment variable holding the provider's API key."""
+    api_key_file: str | None = None
+    """File holding the provider's API key (e.g. a mounted secret)."""
+    api_version: str | None = None
+    """`api-version` for azure-openai, `anthropic-version` for anthropic."""
+    headers: dict[str, str] = {}
+    """Extra non-secret headers sent on every upstream request."""
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    max_connections: int = Field(default=100, ge=1)
+    models: list[ModelConfig] = Field(min_length=1)
+    mock: MockOptions = MockOptions()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_literal_keys(cls, data: object) -> object:
+        if isinstance(data, dict) and "api_key" in data:
+            raise ValueError(
+                "api_key: a literal key is not allowed in config; "
+                "name an environment variable in api_key_env or a file in api_key_file"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _check_family(self) -> ProviderAccount:
+        if self.provider == "azure-openai" and not self.base_url:
+            raise ValueError("base_url is required for azure-openai (https://<resource>.openai.azure.com)")
+        names = [m.name for m in self.models]
+        if len(names) != len(set(names)):
+            raise ValueError("models: each model name may appear once")
+        return self
+
+
+class ApiKeyEntry(_Strict):
+    """A gateway API key, stored as the SHA-256 hex digest of the secret."""
+
+    id: str = Field(min_length=1)
+    subject: str = Field(pattern=r"^(user|virtualaccount|team):.+$")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class ApiKeys(_Strict):
+    """Gateway API keys defined in config (the admin key comes from the environment)."""
+
+    type: Literal["gateway-api-keys"]
+    name: str
+    keys: list[ApiKeyEntry] = []
+
+
+Document = Annotated[ProviderAccount | ApiKeys, Field(discriminator="type")]

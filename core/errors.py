@@ -1,0 +1,153 @@
+"""The gateway's errors, and the one table from each to a gRPC status, reason and HTTP status.
+
+    GatewayError
+    ├── InvalidRequest            INVALID_ARGUMENT   400  invalid_request
+    ├── Unauthenticated           UNAUTHENTICATED    401  invalid_api_key
+    ├── PermissionDenied          PERMISSION_DENIED  403  permission_denied
+    ├── ModelNotFound             NOT_FOUND          404  model_not_found
+    ├── PayloadTooLarge           INVALID_ARGUMENT   413  payload_too_large
+    ├── RateLimited               RESOURCE_EXHAUSTED 429  rate_limited
+    ├── UpstreamRejected          (by status)        4xx  upstream_rejected   provider said 4xx
+    ├── UpstreamFailed            UNAVAILABLE        502  upstream_error      5xx or no connection
+    ├── UpstreamTimeout           DEADLINE_EXCEEDED  504  upstream_timeout
+    ├── UpstreamStreamCut         UNAVAILABLE        502  upstream_stream_cut stream ended mid-answer
+    └── InternalError             INTERNAL           500  internal
+
+The `reason` travels in `google.rpc.ErrorInfo` with the HTTP status in its metadata, so the
+facade and the typed client never need a second table to pick the HTTP status.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import grpc
+
+ERROR_DOMAIN = "llm-gateway"
+
+
+class GatewayError(Exception):
+    """Base of every error core reports to a caller."""
+
+    grpc_code: ClassVar[grpc.StatusCode] = grpc.StatusCode.INTERNAL
+    http_status: ClassVar[int] = 500
+    reason: ClassVar[str] = "internal"
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+    def status_code(self) -> grpc.StatusCode:
+        return self.grpc_code
+
+    def http_code(self) -> int:
+        return self.http_status
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class InvalidRequest(GatewayError):
+    """The request is malformed or has a value of the wrong type."""
+
+    grpc_code = grpc.StatusCode.INVALID_ARGUMENT
+    http_status = 400
+    reason = "invalid_request"
+
+
+class Unauthenticated(GatewayError):
+    """The API key is missing, unknown, expired or revoked."""
+
+    grpc_code = grpc.StatusCode.UNAUTHENTICATED
+    http_status = 401
+    reason = "invalid_api_key"
+
+
+class PermissionDenied(GatewayError):
+    """The key is valid but may not do this."""
+
+    grpc_code = grpc.StatusCode.PERMISSION_DENIED
+    http_status = 403
+    reason = "permission_denied"
+
+
+class ModelNotFound(GatewayError):
+    """No configured provider account serves the requested model."""
+
+    grpc_code = grpc.StatusCode.NOT_FOUND
+    http_status = 404
+    reason = "model_not_found"
+
+
+class PayloadTooLarge(GatewayError):
+    """The request body is over the configured limit."""
+
+    grpc_code = grpc.StatusCode.INVALID_ARGUMENT
+    http_status = 413
+    reason = "payload_too_large"
+
+
+class RateLimited(GatewayError):
+    """A rate-limit rule blocks the request."""
+
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    http_status = 429
+    reason = "rate_limited"
+
+
+# Upstream 4xx statuses keep their meaning for gRPC callers too.
+_UPSTREAM_4XX_TO_GRPC = {
+    400: grpc.StatusCode.INVALID_ARGUMENT,
+    401: grpc.StatusCode.UNAUTHENTICATED,
+    403: grpc.StatusCode.PERMISSION_DENIED,
+    404: grpc.StatusCode.NOT_FOUND,
+    409: grpc.StatusCode.ABORTED,
+    413: grpc.StatusCode.INVALID_ARGUMENT,
+    422: grpc.StatusCode.INVALID_ARGUMENT,
+    429: grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
+
+
+class UpstreamRejected(GatewayError):
+    """The provider answered 4xx; its status and message pass through."""
+
+    reason = "upstream_rejected"
+
+    def __init__(self, message: str, *, upstream_status: int, param: str | None = None) -> None:
+        super().__init__(message, param=param)
+        self.upstream_status = upstream_status
+
+    def status_code(self) -> grpc.StatusCode:
+        return _UPSTREAM_4XX_TO_GRPC.get(self.upstream_status, grpc.StatusCode.FAILED_PRECONDITION)
+
+    def http_code(self) -> int:
+        return self.upstream_status
+
+
+class UpstreamFailed(GatewayError):
+    """The provider answered 5xx, or could not be reached."""
+
+    grpc_code = grpc.StatusCode.UNAVAILABLE
+    http_status = 502
+    reason = "upstream_error"
+
+
+class UpstreamTimeout(GatewayError):
+    """The provider did not answer within the configured timeout."""
+
+    grpc_code = grpc.StatusCode.DEADLINE_EXCEEDED
+    http_status = 504
+    reason = "upstream_timeout"
+
+
+class UpstreamStreamCut(GatewayError):
+    """The provider's stream ended before the answer was complete."""
+
+    grpc_code = grpc.StatusCode.UNAVAILABLE
+    http_status = 502
+    reason = "upstream_stream_cut"
+
+
+class InternalError(GatewayError):
+    """A bug in the gateway; the message never carries internals."""

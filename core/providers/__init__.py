@@ -1,0 +1,1 @@
+"""Provider families, one module each, behind the `Provider` protocol in base.py."""

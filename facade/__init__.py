@@ -1,0 +1,1 @@
+"""The HTTP facade: OpenAI-compatible JSON <-> gRPC; never imports core/."""
