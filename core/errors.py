@@ -11,6 +11,7 @@
     ├── UpstreamFailed            UNAVAILABLE        502  upstream_error      5xx or no connection
     ├── UpstreamTimeout           DEADLINE_EXCEEDED  504  upstream_timeout
     ├── UpstreamStreamCut         UNAVAILABLE        502  upstream_stream_cut stream ended mid-answer
+    ├── NotImplementedYet         UNIMPLEMENTED      501  not_implemented
     └── InternalError             INTERNAL           500  internal
 
 The `reason` travels in `google.rpc.ErrorInfo` with the HTTP status in its metadata, so the
@@ -147,6 +148,14 @@ class UpstreamStreamCut(GatewayError):
     grpc_code = grpc.StatusCode.UNAVAILABLE
     http_status = 502
     reason = "upstream_stream_cut"
+
+
+class NotImplementedYet(GatewayError):
+    """A declared RPC that a later version will serve."""
+
+    grpc_code = grpc.StatusCode.UNIMPLEMENTED
+    http_status = 501
+    reason = "not_implemented"
 
 
 class InternalError(GatewayError):

@@ -1,0 +1,85 @@
+"""Loads the gateway YAML (several documents separated by `---`) into a validated GatewayConfig."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from core.config.models import ApiKeyEntry, Document, ProviderAccount
+
+_DOCUMENT = TypeAdapter[ProviderAccount | Any](Document)
+
+
+class ConfigError(Exception):
+    """The config file is unusable; the message names file, document and field path."""
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """Everything the YAML declares, validated."""
+
+    accounts: tuple[ProviderAccount, ...]
+    api_keys: tuple[ApiKeyEntry, ...]
+
+
+def load_config(path: Path) -> GatewayConfig:
+    """Reads and validates `path`; raises ConfigError with a precise location."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    return parse_config(text, source=str(path))
+
+
+def parse_config(text: str, *, source: str = "<config>") -> GatewayConfig:
+    """Validates YAML text; `source` names it in error messages."""
+    try:
+        raw_documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: invalid YAML: {exc}") from None
+    accounts: list[ProviderAccount] = []
+    api_keys: list[ApiKeyEntry] = []
+    for number, raw in enumerate(raw_documents, start=1):
+        document = _validate_document(raw, source=source, number=number)
+        if isinstance(document, ProviderAccount):
+            accounts.append(document)
+        else:
+            api_keys.extend(document.keys)
+    _check_unique([a.name for a in accounts], source, "provider account name")
+    _check_unique([k.id for k in api_keys], source, "api key id")
+    return GatewayConfig(accounts=tuple(accounts), api_keys=tuple(api_keys))
+
+
+def _validate_document(raw: object, *, source: str, number: int) -> Any:
+    where = f"{source}: document {number}"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping with `name` and `type`")
+    if isinstance(raw.get("name"), str):
+        where += f" (name={raw['name']})"
+    try:
+        return _DOCUMENT.validate_python(raw)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        path = _field_path(first["loc"])
+        raise ConfigError(f"{where}: {path}: {first['msg']}") from None
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    # pydantic puts the discriminator's tag first (`provider-account.models.0.name`); drop it.
+    parts = list(loc[1:]) if loc and loc[0] in ("provider-account", "gateway-api-keys") else list(loc)
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(document)"
+
+
+def _check_unique(names: list[str], source: str, what: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ConfigError(f"{source}: duplicate {what} {name!r}")
+        seen.add(name)

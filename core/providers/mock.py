@@ -1,0 +1,219 @@
+"""The built-in `mock` provider: deterministic answers, simulated tool calls, injectable failures.
+
+Failures are asked for per request with an extra body field, which the gateway passes through
+like any unmodeled field (`extra_body={"mock": {...}}` in the OpenAI SDK):
+`{"status": 503, "message": "..."}` answers as a provider would with that status,
+`{"timeout": true}` stalls until the account's timeout, `{"cut_after": N}` cuts a stream
+after N deltas, `{"latency_ms": N}` overrides the account's latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import struct
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from google.protobuf.struct_pb2 import Struct
+
+from core.config.models import ProviderAccount
+from core.errors import UpstreamFailed, UpstreamRejected, UpstreamStreamCut, UpstreamTimeout
+from core.providers.base import ChatCall, ChatEvent
+from gateway.v1.chat_pb2 import (
+    ROLE_ASSISTANT,
+    ROLE_TOOL,
+    ROLE_USER,
+    TOOL_CHOICE_MODE_NONE,
+    ChatDelta,
+    ChatParams,
+    ChatResult,
+    Choice,
+    FinishReason,
+    FunctionCall,
+    Message,
+    Tool,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+from gateway.v1.route_service_pb2 import EmbedRequest, EmbedResponse, Embedding
+
+EMBEDDING_DIMENSIONS = 8
+
+
+class MockProvider:
+    """Answers from the request alone; needs no network."""
+
+    def __init__(self, account: ProviderAccount) -> None:
+        self._account = account
+        self._options = account.mock
+
+    async def chat(self, call: ChatCall) -> AsyncIterator[ChatEvent]:
+        faults = _faults(call.params.extras)
+        await self._pause(faults.get("latency_ms", self._options.latency_ms))
+        await self._maybe_fail(call.label, faults)
+        message, finish = _answer(call.params, self._options.output_tokens)
+        if call.stream:
+            cut_after = faults.get("cut_after")
+            for number, delta in enumerate(_deltas(message)):
+                if cut_after is not None and number >= int(cut_after):
+                    raise UpstreamStreamCut(f"{call.label}: stream cut after {number} deltas")
+                if number:
+                    await self._pause(self._options.chunk_delay_ms)
+                yield delta
+        usage = _usage(_count_tokens(call.params.messages), _count_tokens([message]))
+        yield ChatResult(
+            choices=[Choice(index=0, message=message, finish_reason=finish)], usage=usage
+        )
+
+    async def embed(self, request: EmbedRequest, model: str) -> EmbedResponse:
+        dimensions = request.dimensions if request.HasField("dimensions") else EMBEDDING_DIMENSIONS
+        embeddings = [
+            Embedding(index=i, values=_vector(text, dimensions))
+            for i, text in enumerate(request.inputs)
+        ]
+        tokens = sum(len(text.split()) for text in request.inputs)
+        return EmbedResponse(
+            embeddings=embeddings, model=request.model, usage=_usage(tokens, 0)
+        )
+
+    async def aclose(self) -> None:
+        return None
+
+    async def _pause(self, milliseconds: float) -> None:
+        if milliseconds > 0:
+            await asyncio.sleep(milliseconds / 1000)
+
+    async def _maybe_fail(self, label: str, faults: Mapping[str, Any]) -> None:
+        if faults.get("timeout"):
+            await asyncio.sleep(self._account.timeout_seconds)
+            raise UpstreamTimeout(
+                f"{label}: no answer within {self._account.timeout_seconds:g} s"
+            )
+        status = faults.get("status")
+        if status is None:
+            return
+        status = int(status)
+        message = str(faults.get("message", "simulated failure"))
+        if 400 <= status < 500:
+            raise UpstreamRejected(
+                f"{label}: provider answered {status}: {message}", upstream_status=status
+            )
+        raise UpstreamFailed(f"{label}: provider answered {status}: {message}")
+
+
+def _faults(extras: Struct) -> Mapping[str, Any]:
+    if "mock" not in extras:
+        return {}
+    value = extras["mock"]
+    return dict(value.items()) if isinstance(value, Struct) else {}
+
+
+def _answer(params: ChatParams, output_tokens: int | None) -> tuple[Message, FinishReason.ValueType]:
+    tools = _tools_to_call(params)
+    if tools:
+        calls = [
+            ToolCall(
+                id=f"call_{i}",
+                type="function",
+                function=FunctionCall(
+                    name=t.function.name,
+                    arguments=json.dumps(_arguments(t), separators=(",", ":")),
+                ),
+            )
+            for i, t in enumerate(tools)
+        ]
+        return Message(role=ROLE_ASSISTANT, tool_calls=calls), FinishReason.FINISH_REASON_TOOL_CALLS
+    if output_tokens is not None:
+        text = " ".join(["tok"] * output_tokens)
+    else:
+        text = _last_text(params.messages) or "ok"
+    return Message(role=ROLE_ASSISTANT, text=text), FinishReason.FINISH_REASON_STOP
+
+
+def _tools_to_call(params: ChatParams) -> list[Tool]:
+    # After a tool result the model answers in text, so an agent loop ends.
+    if not params.tools or (params.messages and params.messages[-1].role == ROLE_TOOL):
+        return []
+    choice = params.tool_choice
+    if choice.WhichOneof("choice") == "mode" and choice.mode == TOOL_CHOICE_MODE_NONE:
+        return []
+    if choice.WhichOneof("choice") == "function_name":
+        return [t for t in params.tools if t.function.name == choice.function_name][:1]
+    parallel = not params.HasField("parallel_tool_calls") or params.parallel_tool_calls
+    return list(params.tools) if parallel else [params.tools[0]]
+
+
+def _arguments(tool: Tool) -> dict[str, Any]:
+    defaults = {"string": "mock", "integer": 1, "number": 1.5, "boolean": True, "array": [],
+                "object": {}}
+    params = tool.function.parameters
+    properties = params["properties"] if "properties" in params else None
+    if not isinstance(properties, Struct):
+        return {}
+    args: dict[str, Any] = {}
+    for name, schema in properties.items():
+        kind = schema["type"] if isinstance(schema, Struct) and "type" in schema else "string"
+        args[name] = defaults.get(kind, "mock") if isinstance(kind, str) else "mock"
+    return args
+
+
+def _last_text(messages: Any) -> str:
+    for message in reversed(messages):
+        if message.role in (ROLE_USER, ROLE_TOOL):
+            return _text_of(message)
+    return ""
+
+
+def _text_of(message: Message) -> str:
+    kind = message.WhichOneof("content")
+    if kind == "text":
+        return message.text
+    if kind == "parts":
+        return " ".join(p.text.text for p in message.parts.parts if p.WhichOneof("part") == "text")
+    return ""
+
+
+def _deltas(message: Message) -> list[ChatDelta]:
+    if message.tool_calls:
+        deltas = [
+            ChatDelta(tool_calls=[ToolCallDelta(index=i, id=c.id, type=c.type,
+                                                name=c.function.name,
+                                                arguments=c.function.arguments)])
+            for i, c in enumerate(message.tool_calls)
+        ]
+    else:
+        words = message.text.split(" ")
+        pieces = [words[0]] + [" " + w for w in words[1:]]
+        deltas = [ChatDelta(content=piece) for piece in pieces]
+    deltas[0].role = ROLE_ASSISTANT
+    return deltas
+
+
+def _count_tokens(messages: Any) -> int:
+    total = 0
+    for message in messages:
+        total += len(_text_of(message).split())
+        total += sum(len(c.function.arguments.split(",")) for c in message.tool_calls)
+    return total
+
+
+def _usage(input_tokens: int, output_tokens: int) -> Usage:
+    return Usage(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        total_tokens=input_tokens + output_tokens,
+    )
+
+
+def _vector(text: str, dimensions: int) -> list[float]:
+    # A hash stretched to the wanted length: stable across runs and processes.
+    digest = b""
+    counter = 0
+    while len(digest) < dimensions * 4:
+        digest += hashlib.sha256(f"{counter}:{text}".encode()).digest()
+        counter += 1
+    raw = struct.unpack(f"<{dimensions}I", digest[: dimensions * 4])
+    return [value / 2**32 * 2 - 1 for value in raw]

@@ -1,0 +1,1 @@
+"""gRPC servicers: proto in, proto out; decisions live in the pipeline and below."""

@@ -1,0 +1,66 @@
+"""`llm-gateway serve|core|facade`: the one composition root of core and facade."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from core.config.loader import ConfigError, load_config
+from core.config.settings import Settings
+from gateway_cli.runner import Endpoints, data_dir_ready, serve
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="llm-gateway", description=__doc__)
+    parser.add_argument("--config", help="gateway YAML (default: $GATEWAY_CONFIG or examples/gateway.yaml)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run core and the HTTP facade in one process")
+    commands.add_parser("core", help="run only the gRPC core")
+    commands.add_parser("facade", help="run only the HTTP facade (GATEWAY_CORE_TARGET names core)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings(**({"config": args.config} if args.config else {}))
+        config = load_config(settings.config)
+        data_dir_ready(settings.data_dir)
+    except (ConfigError, ValidationError) as exc:
+        print(f"llm-gateway: {exc}", file=sys.stderr)
+        return 2
+    run_core = args.command in ("serve", "core")
+    run_facade = args.command in ("serve", "facade")
+    try:
+        asyncio.run(serve(settings, config, run_core=run_core, run_facade=run_facade,
+                          on_ready=_banner), loop_factory=_loop_factory())
+    except ConfigError as exc:
+        print(f"llm-gateway: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _banner(endpoints: Endpoints) -> None:
+    lines = []
+    if endpoints.http_url:
+        lines.append(f"OpenAI base URL: {endpoints.http_url}/api/inference/openai")
+    if endpoints.grpc_target:
+        lines.append(f"gRPC target:     {endpoints.grpc_target}")
+    lines.append(f"API key:         {endpoints.admin_key}")
+    print("llm-gateway is ready\n  " + "\n  ".join(lines), flush=True)
+
+
+def _loop_factory():  # type: ignore[no-untyped-def]
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is not built for every platform
+        return None
+    return uvloop.new_event_loop
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,84 @@
+"""Runs the whole gateway (core + facade, the `serve` composition) in a thread on ephemeral ports."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from core.config.loader import parse_config
+from core.config.settings import Settings
+from gateway_cli.runner import Endpoints, serve
+
+ADMIN_KEY = "test-admin-key"
+
+
+@dataclass(frozen=True)
+class RunningGateway:
+    """Addresses of a gateway started by `run_gateway`."""
+
+    http_url: str
+    grpc_target: str
+    admin_key: str
+
+    @property
+    def openai_base_url(self) -> str:
+        return f"{self.http_url}/api/inference/openai"
+
+
+@contextmanager
+def run_gateway(
+    config_yaml: str,
+    *,
+    admin_key: str = ADMIN_KEY,
+    max_body_bytes: int | None = None,
+) -> Iterator[RunningGateway]:
+    """Starts core and facade on their own loop; stops them (gracefully) on exit."""
+    config = parse_config(config_yaml, source="<test config>")
+    with TemporaryDirectory() as data_dir:
+        overrides = {} if max_body_bytes is None else {"max_body_bytes": max_body_bytes}
+        settings = Settings(
+            config=Path("unused.yaml"), data_dir=Path(data_dir), admin_key=admin_key,
+            http_port=0, grpc_port=0, shutdown_grace_seconds=2, **overrides,
+        )
+        ready = threading.Event()
+        endpoints: list[Endpoints] = []
+        failure: list[BaseException] = []
+        loop = asyncio.new_event_loop()
+        stop: list[asyncio.Event] = []
+
+        async def main() -> None:
+            stop.append(asyncio.Event())
+
+            def on_ready(found: Endpoints) -> None:
+                endpoints.append(found)
+                ready.set()
+
+            await serve(settings, config, on_ready=on_ready, stop=stop[0])
+
+        def run() -> None:
+            try:
+                loop.run_until_complete(main())
+            except BaseException as exc:  # surfaced to the test below
+                failure.append(exc)
+            finally:
+                ready.set()
+                loop.close()
+
+        thread = threading.Thread(target=run, name="gateway", daemon=True)
+        thread.start()
+        ready.wait(timeout=30)
+        if failure or not endpoints:
+            thread.join(timeout=10)
+            raise RuntimeError(f"gateway did not start: {failure!r}")
+        found = endpoints[0]
+        assert found.http_url and found.grpc_target
+        try:
+            yield RunningGateway(found.http_url, found.grpc_target, admin_key)
+        finally:
+            loop.call_soon_threadsafe(stop[0].set)
+            thread.join(timeout=30)
