@@ -1,0 +1,54 @@
+"""Typed async gRPC client of the LLM gateway.
+
+Example:
+    ```python
+    from gateway.v1 import chat_pb2
+    from gateway_client import GatewayClient
+
+    async with GatewayClient("localhost:50051", api_key="sk-...") as client:
+        answer = await client.route(chat_pb2.ChatParams(model="openai-main/gpt-4o", ...))
+        print(answer.resolved_model, answer.result.choices[0].message.text)
+    ```
+"""
+
+from ._client import USE_CLIENT_DEFAULT, GatewayClient, RouteResult, UseClientDefault
+from ._errors import (
+    AbortedError,
+    AuthenticationError,
+    CallCancelledError,
+    DeadlineExceededError,
+    FailedPreconditionError,
+    GatewayError,
+    InternalError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    UnimplementedError,
+    UpstreamUnavailableError,
+    from_rpc_error,
+)
+from ._stream import ChatStream, StreamInfo
+
+__all__ = [
+    "USE_CLIENT_DEFAULT",
+    "AbortedError",
+    "AuthenticationError",
+    "CallCancelledError",
+    "ChatStream",
+    "DeadlineExceededError",
+    "FailedPreconditionError",
+    "GatewayClient",
+    "GatewayError",
+    "InternalError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RouteResult",
+    "StreamInfo",
+    "UnimplementedError",
+    "UpstreamUnavailableError",
+    "UseClientDefault",
+    "from_rpc_error",
+]

@@ -1,0 +1,273 @@
+"""`GatewayClient`: the typed async client of the gateway's `RouteService`."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Final, Literal, TypeAlias
+
+import grpc
+
+from gateway.v1 import chat_pb2, route_service_pb2, route_service_pb2_grpc
+
+from ._errors import AuthenticationError, InvalidRequestError, from_rpc_error
+from ._stream import REQUEST_ID_KEY, RESOLVED_MODEL_KEY, ChatStream
+
+__all__ = ["USE_CLIENT_DEFAULT", "GatewayClient", "RouteResult", "UseClientDefault"]
+
+
+class UseClientDefault(enum.Enum):
+    """Type of `USE_CLIENT_DEFAULT`: a per-call argument left to the client's default."""
+
+    USE_CLIENT_DEFAULT = enum.auto()
+
+
+USE_CLIENT_DEFAULT: Final = UseClientDefault.USE_CLIENT_DEFAULT
+"""Marks a per-call `timeout` as "the client's default" (None means no deadline)."""
+
+# A gRPC deadline, not an asyncio timeout: core sees it and stops the provider call too.
+_Timeout: TypeAlias = float | Literal[UseClientDefault.USE_CLIENT_DEFAULT] | None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteResult:
+    """The answer of `GatewayClient.route`.
+
+    Attributes:
+        result: The whole chat completion.
+        request_id: The gateway's id of the request (`x-request-id`).
+        resolved_model: The `account/model` that answered, after routing and fallback.
+    """
+
+    result: chat_pb2.ChatResult
+    request_id: str
+    resolved_model: str
+
+
+@contextmanager
+def _translate_errors() -> Iterator[None]:
+    try:
+        yield
+    except grpc.aio.AioRpcError as err:
+        raise from_rpc_error(err) from err
+
+
+class GatewayClient:
+    """Async client of the gateway over gRPC.
+
+    Example:
+        ```python
+        async with GatewayClient("localhost:50051", api_key="sk-...") as client:
+            answer = await client.route(params)
+        ```
+
+    Every method raises a `GatewayError` subclass when the call fails.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        api_key: str | None = None,
+        timeout: float | None = 60.0,
+        channel_options: Sequence[tuple[str, Any]] = (),
+    ) -> None:
+        """Configures the client; the channel opens on `async with`.
+
+        Args:
+            target: The gateway's gRPC address, e.g. `localhost:50051`.
+            api_key: Key sent as `authorization: Bearer <key>` unless a call overrides it.
+            timeout: Default deadline of a call in seconds; None means none.
+            channel_options: Options passed to `grpc.aio.insecure_channel`.
+        """
+        self._target = target
+        self._api_key = api_key
+        self._timeout = timeout
+        self._channel_options = list(channel_options)
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: route_service_pb2_grpc.RouteServiceAsyncStub | None = None
+
+    async def __aenter__(self) -> GatewayClient:
+        if self._channel is not None:
+            raise RuntimeError("GatewayClient is already open")
+        self._channel = grpc.aio.insecure_channel(self._target, options=self._channel_options)
+        self._stub = route_service_pb2_grpc.RouteServiceStub(self._channel)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        channel, self._channel, self._stub = self._channel, None, None
+        if channel is not None:
+            await channel.close()
+
+    async def route(
+        self,
+        params: chat_pb2.ChatParams,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        api_key: str | None = None,
+        timeout: _Timeout = USE_CLIENT_DEFAULT,  # noqa: ASYNC109
+        request_id: str | None = None,
+    ) -> RouteResult:
+        """Runs a chat completion and returns the whole answer.
+
+        Args:
+            params: The chat completion to run.
+            metadata: Custom metadata (`X-TFY-METADATA`): string values, at most 128 characters.
+            api_key: Key for this call instead of the client's.
+            timeout: Deadline in seconds instead of the client's; None means none.
+            request_id: Id to give the request (`x-request-id`); the gateway makes one if unset.
+
+        Returns:
+            The answer with the request id and the model that answered.
+        """
+        request = route_service_pb2.RouteRequest(params=params, metadata=metadata)
+        call = self._route_stub().Route(
+            request,
+            metadata=self._call_metadata(api_key, request_id),
+            timeout=self._deadline(timeout),
+        )
+        with _translate_errors():
+            response = await call
+            initial = await call.initial_metadata()
+            trailing = await call.trailing_metadata()
+        return RouteResult(
+            result=response.result,
+            request_id=_lookup(REQUEST_ID_KEY, initial, trailing),
+            resolved_model=_lookup(RESOLVED_MODEL_KEY, initial, trailing),
+        )
+
+    def stream_route(
+        self,
+        params: chat_pb2.ChatParams,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        api_key: str | None = None,
+        timeout: _Timeout = USE_CLIENT_DEFAULT,
+        request_id: str | None = None,
+    ) -> ChatStream:
+        """Starts a streamed chat completion.
+
+        Args:
+            params: The chat completion to run.
+            metadata: Custom metadata (`X-TFY-METADATA`): string values, at most 128 characters.
+            api_key: Key for this call instead of the client's.
+            timeout: Deadline in seconds of the whole stream instead of the client's.
+            request_id: Id to give the request (`x-request-id`); the gateway makes one if unset.
+
+        Returns:
+            The running stream; `await stream.start()` then iterate it.
+        """
+        request = route_service_pb2.StreamRouteRequest(params=params, metadata=metadata)
+        call = self._route_stub().StreamRoute(
+            request,
+            metadata=self._call_metadata(api_key, request_id),
+            timeout=self._deadline(timeout),
+        )
+        return ChatStream(call)
+
+    async def list_models(
+        self,
+        *,
+        api_key: str | None = None,
+        timeout: _Timeout = USE_CLIENT_DEFAULT,  # noqa: ASYNC109
+        request_id: str | None = None,
+    ) -> list[route_service_pb2.Model]:
+        """Lists the models the caller can use, sorted by id.
+
+        Args:
+            api_key: Key for this call instead of the client's.
+            timeout: Deadline in seconds instead of the client's; None means none.
+            request_id: Id to give the request (`x-request-id`).
+
+        Returns:
+            The models.
+        """
+        with _translate_errors():
+            response = await self._route_stub().ListModels(
+                route_service_pb2.ListModelsRequest(),
+                metadata=self._call_metadata(api_key, request_id),
+                timeout=self._deadline(timeout),
+            )
+        return list(response.models)
+
+    async def embed(
+        self,
+        request: route_service_pb2.EmbedRequest,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        api_key: str | None = None,
+        timeout: _Timeout = USE_CLIENT_DEFAULT,  # noqa: ASYNC109
+        request_id: str | None = None,
+    ) -> route_service_pb2.EmbedResponse:
+        """Computes embeddings.
+
+        Args:
+            request: Model and inputs; it is not modified.
+            metadata: Custom metadata, merged over `request.metadata`.
+            api_key: Key for this call instead of the client's.
+            timeout: Deadline in seconds instead of the client's; None means none.
+            request_id: Id to give the request (`x-request-id`).
+
+        Returns:
+            One embedding per input, in input order.
+        """
+        if metadata:
+            merged = route_service_pb2.EmbedRequest()
+            merged.CopyFrom(request)
+            merged.metadata.update(metadata)
+            request = merged
+        with _translate_errors():
+            return await self._route_stub().Embed(
+                request,
+                metadata=self._call_metadata(api_key, request_id),
+                timeout=self._deadline(timeout),
+            )
+
+    def _route_stub(self) -> route_service_pb2_grpc.RouteServiceAsyncStub:
+        if self._stub is None:
+            raise RuntimeError("GatewayClient is not open: use `async with GatewayClient(...)`")
+        return self._stub
+
+    def _call_metadata(
+        self, api_key: str | None, request_id: str | None
+    ) -> tuple[tuple[str, str], ...]:
+        key = api_key if api_key is not None else self._api_key
+        items: list[tuple[str, str]] = []
+        # gRPC refuses header values outside printable ASCII with an opaque error of its own.
+        if key:
+            if not _header_safe(key):
+                raise AuthenticationError(
+                    "The API key has characters a header cannot carry.",
+                    reason="invalid_api_key",
+                )
+            items.append(("authorization", f"Bearer {key}"))
+        if request_id:
+            if not _header_safe(request_id):
+                raise InvalidRequestError(
+                    "The request id has characters a header cannot carry.", param="request_id"
+                )
+            items.append((REQUEST_ID_KEY, request_id))
+        return tuple(items)
+
+    def _deadline(self, timeout: _Timeout) -> float | None:
+        return self._timeout if timeout is USE_CLIENT_DEFAULT else timeout
+
+
+def _header_safe(value: str) -> bool:
+    return value.isascii() and value.isprintable()
+
+
+def _lookup(key: str, *sources: grpc.aio.Metadata) -> str:
+    for source in sources:
+        value = source.get(key) if source is not None else None
+        if value is not None:
+            return value.decode() if isinstance(value, bytes) else value
+    return ""

@@ -1,0 +1,36 @@
+"""`create_app`: the facade's FastAPI application, built from settings and a gateway client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from facade.errors import install_error_handlers
+from facade.health import attach_health
+from facade.openai import attach_router
+from facade.settings import FacadeSettings
+from gateway_client import GatewayClient
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: FacadeSettings, client: GatewayClient) -> FastAPI:
+    """Builds the app; its lifespan opens `client` on start-up and closes it on shutdown.
+
+    Handlers read both from `app.state` (`facade.state.client_of` / `settings_of`).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with client:
+            yield
+
+    app = FastAPI(title="LLM gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.client = client
+    install_error_handlers(app)
+    attach_health(app)
+    attach_router(app)
+    return app

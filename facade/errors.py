@@ -1,0 +1,162 @@
+"""The one place errors become OpenAI's envelope `{"error": {message, type, param, code}}`.
+
+Gateway errors (from core, via `gateway_client`) carry their HTTP status and reason;
+facade-level errors (bad JSON, body too large, no key, bad metadata) are `FacadeError`;
+codec errors are 400s naming the field; FastAPI's own errors (unknown route, wrong method,
+validation) and anything unexpected use the same envelope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from codec import CodecError
+from gateway_client import GatewayError
+
+__all__ = [
+    "ErrorResponse",
+    "FacadeError",
+    "error_body",
+    "error_response",
+    "error_type",
+    "gateway_error_body",
+    "install_error_handlers",
+]
+
+_TYPE_BY_STATUS = {
+    401: "authentication_error",
+    403: "permission_error",
+    429: "rate_limit_error",
+    504: "timeout_error",
+}
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+_LOCATIONS = ("body", "query", "path", "header", "cookie")
+
+
+class FacadeError(Exception):
+    """An error the facade answers itself, before or without calling core."""
+
+    def __init__(self, status: int, message: str, *, code: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.param = param
+
+    def __repr__(self) -> str:
+        return f"FacadeError({self.status}, {self.message!r}, code={self.code!r})"
+
+
+class ErrorDetail(BaseModel):
+    """OpenAI's error object (for the OpenAPI schema only; never built per request)."""
+
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorResponse(BaseModel):
+    """OpenAI's error envelope (for the OpenAPI schema only)."""
+
+    error: ErrorDetail
+
+
+def error_type(status: int) -> str:
+    """OpenAI's error `type` for an HTTP status."""
+    if status in _TYPE_BY_STATUS:
+        return _TYPE_BY_STATUS[status]
+    return "api_error" if status >= 500 else "invalid_request_error"
+
+
+def error_body(
+    status: int, message: str, *, code: str | None, param: str | None = None
+) -> dict[str, Any]:
+    """The envelope, as a dict."""
+    return {"error": {"message": message, "type": error_type(status), "param": param, "code": code}}
+
+
+def gateway_error_body(err: GatewayError) -> dict[str, Any]:
+    """The envelope of an error core (or the gRPC channel) reported."""
+    return error_body(err.http_status, err.message, code=err.reason, param=err.param)
+
+
+def error_response(
+    status: int,
+    message: str,
+    *,
+    code: str | None,
+    param: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The envelope as a JSON response with `status`."""
+    body = orjson.dumps(error_body(status, message, code=code, param=param))
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
+
+
+async def _on_gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    headers = None
+    retry_after = exc.metadata.get("retry_after_seconds")
+    if retry_after:
+        headers = {"retry-after": retry_after}
+    return error_response(
+        exc.http_status, exc.message, code=exc.reason, param=exc.param, headers=headers
+    )
+
+
+async def _on_facade_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, FacadeError)
+    return error_response(exc.status, exc.message, code=exc.code, param=exc.param)
+
+
+async def _on_codec_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CodecError)
+    return error_response(400, exc.message, code="invalid_request", param=exc.param)
+
+
+async def _on_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    if status == 404:
+        message = f"Unknown request URL: {request.method} {request.url.path}."
+    elif status == 405:
+        message = f"Method {request.method} is not allowed on {request.url.path}."
+    else:
+        message = str(exc.detail)
+    code = _HTTP_CODES.get(status, "invalid_request" if status < 500 else "internal")
+    return error_response(status, message, code=code, headers=exc.headers)
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    loc = [str(part) for part in first.get("loc", ())]
+    if loc and loc[0] in _LOCATIONS:  # "query.n" -> "n", as OpenAI names params
+        loc = loc[1:]
+    message = str(first.get("msg", "Invalid request."))
+    param = ".".join(loc) or None
+    return error_response(400, message, code="invalid_request", param=param)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    # Starlette re-raises the exception after this answer, so the server logs the traceback;
+    # the answer itself never carries internals.
+    return error_response(500, "The gateway failed to handle the request.", code="internal")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Registers every error handler of the facade on `app`."""
+    app.add_exception_handler(GatewayError, _on_gateway_error)
+    app.add_exception_handler(FacadeError, _on_facade_error)
+    app.add_exception_handler(CodecError, _on_codec_error)
+    app.add_exception_handler(HTTPException, _on_http_exception)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,136 @@
+"""What the facade reads from an HTTP request: the caller's key, request id, metadata, body.
+
+No per-request pydantic: the body is read with a size cap and parsed with orjson.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from fastapi import Request
+
+from facade.errors import FacadeError
+
+__all__ = [
+    "MAX_METADATA_VALUE_CHARS",
+    "CallerContext",
+    "caller_context",
+    "parse_metadata_header",
+    "read_json_object",
+]
+
+MAX_METADATA_VALUE_CHARS = 128
+METADATA_HEADER = "x-tfy-metadata"
+
+
+@dataclass(frozen=True, slots=True)
+class CallerContext:
+    """Who calls and how, forwarded to core with every gRPC call."""
+
+    api_key: str
+    request_id: str | None
+    metadata: dict[str, str]
+
+
+def caller_context(request: Request) -> CallerContext:
+    """Reads the bearer key, `x-request-id` and `X-TFY-METADATA` (core checks the key)."""
+    headers = request.headers
+    return CallerContext(
+        api_key=bearer_token(headers.get("authorization")),
+        request_id=_request_id(headers.get("x-request-id")),
+        metadata=parse_metadata_header(headers.get(METADATA_HEADER)),
+    )
+
+
+def _request_id(value: str | None) -> str | None:
+    # Like core, ignore an id a header could not carry on; core then makes its own.
+    if value and value.isascii() and value.isprintable():
+        return value
+    return None
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The key in `Authorization: Bearer <key>`; 401 when missing or of another scheme."""
+    if not authorization:
+        raise FacadeError(
+            401,
+            "Missing API key: send it as 'Authorization: Bearer <key>'.",
+            code="invalid_api_key",
+        )
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise FacadeError(
+            401,
+            "Malformed Authorization header: expected 'Bearer <key>'.",
+            code="invalid_api_key",
+        )
+    return token
+
+
+def parse_metadata_header(raw: str | None) -> dict[str, str]:
+    """`X-TFY-METADATA`: a JSON object of string values of at most 128 characters."""
+    if raw is None or not raw.strip():
+        return {}
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise _bad_metadata("X-TFY-METADATA must be a JSON object of string values.")
+    for key, item in value.items():
+        if not isinstance(item, str):
+            raise _bad_metadata(f"X-TFY-METADATA value of key {key!r} must be a string.")
+        if len(item) > MAX_METADATA_VALUE_CHARS:
+            raise _bad_metadata(
+                f"X-TFY-METADATA value of key {key!r} is longer than "
+                f"{MAX_METADATA_VALUE_CHARS} characters."
+            )
+    return value
+
+
+def _bad_metadata(message: str) -> FacadeError:
+    return FacadeError(400, message, code="invalid_metadata", param="X-TFY-METADATA")
+
+
+async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
+    """The body as a JSON object; 413 over `max_bytes`, 400 when not a JSON object."""
+    body = await _read_capped(request, max_bytes)
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise FacadeError(400, "The request body is not valid JSON.", code="invalid_json") from None
+    if not isinstance(value, dict):
+        raise FacadeError(400, "The request body must be a JSON object.", code="invalid_request")
+    return value
+
+
+async def _read_capped(request: Request, max_bytes: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise FacadeError(
+                400, "Invalid Content-Length header.", code="invalid_request"
+            ) from None
+        if size > max_bytes:
+            raise _too_large(max_bytes)
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > max_bytes:  # a chunked upload (or a lying Content-Length)
+            raise _too_large(max_bytes)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(max_bytes: int) -> FacadeError:
+    return FacadeError(
+        413,
+        f"The request body is larger than the limit of {max_bytes} bytes.",
+        code="payload_too_large",
+    )

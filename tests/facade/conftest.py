@@ -1,0 +1,56 @@
+"""The facade app in front of a real grpc.aio server running the scripted `FakeCore`.
+
+Requests go through `httpx.ASGITransport`; the app's lifespan (which opens its gateway
+client) runs around each test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from facade.app import create_app
+from facade.settings import FacadeSettings
+from gateway_client import GatewayClient
+from tests.clients.fake_core import FakeCore, start_fake_core
+
+API_KEY = "sk-caller"
+MAX_BODY_BYTES = 2048
+
+
+@pytest.fixture
+async def core_server() -> AsyncIterator[tuple[FakeCore, str]]:
+    server, core, target = await start_fake_core()
+    try:
+        yield core, target
+    finally:
+        await server.stop(None)
+
+
+@pytest.fixture
+def core(core_server: tuple[FakeCore, str]) -> FakeCore:
+    return core_server[0]
+
+
+@pytest.fixture
+async def app(core_server: tuple[FakeCore, str]) -> AsyncIterator[FastAPI]:
+    settings = FacadeSettings(max_body_bytes=MAX_BODY_BYTES, request_timeout_seconds=10)
+    built = create_app(settings, GatewayClient(core_server[1]))
+    async with built.router.lifespan_context(built):
+        yield built
+
+
+@pytest.fixture
+async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    # Unexpected exceptions are answered with a 500 and then re-raised for the server to
+    # log; the transport must not re-raise them into the test.
+    transport = httpx.ASGITransport(app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://facade.test",
+        headers={"authorization": f"Bearer {API_KEY}"},
+    ) as client:
+        yield client
