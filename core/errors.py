@@ -10,7 +10,7 @@
     ├── UpstreamRejected          (by status)        4xx  upstream_rejected   provider said 4xx
     ├── UpstreamFailed            UNAVAILABLE        502  upstream_error      5xx or no connection
     ├── UpstreamTimeout           DEADLINE_EXCEEDED  504  upstream_timeout
-    ├── UpstreamStreamCut         UNAVAILABLE        502  upstream_stream_cut stream ended mid-answer
+    ├── UpstreamStreamCut         UNAVAILABLE        502  upstream_stream_cut stream cut mid-answer
     ├── NotImplementedYet         UNIMPLEMENTED      501  not_implemented
     └── InternalError             INTERNAL           500  internal
 

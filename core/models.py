@@ -31,7 +31,7 @@ class ModelRegistry:
         self._providers = providers
 
     def resolve(self, model_id: str, *, kind: str = "chat") -> ModelRoute:
-        """The route of `account/model`; raises ModelNotFound or, for the wrong kind, InvalidRequest."""
+        """The route of `account/model`: ModelNotFound if unknown, InvalidRequest if wrong kind."""
         route = self._routes.get(model_id)
         if route is None:
             raise ModelNotFound(

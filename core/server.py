@@ -1,4 +1,4 @@
-"""Builds the core: providers, pipeline, servicers, and the grpc.aio server with health and reflection."""
+"""Builds the core: providers, pipeline, servicers, and the grpc.aio server (health, reflection)."""
 
 from __future__ import annotations
 
@@ -85,8 +85,11 @@ def build_core(
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-         reflection.SERVICE_NAME),
+        (
+            *SERVICE_NAMES,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
         server,
     )
     port = server.add_insecure_port(address)

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
@@ -17,13 +17,19 @@ from gateway_cli.runner import Endpoints, data_dir_ready, serve
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="llm-gateway", description=__doc__)
-    parser.add_argument("--config", help="gateway YAML (default: $GATEWAY_CONFIG or examples/gateway.yaml)")
+    parser.add_argument(
+        "--config", help="gateway YAML (default: $GATEWAY_CONFIG or examples/gateway.yaml)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run core and the HTTP facade in one process")
     commands.add_parser("core", help="run only the gRPC core")
     commands.add_parser("facade", help="run only the HTTP facade (GATEWAY_CORE_TARGET names core)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # httpx logs every upstream request at INFO: a formatted line per call on the hot path.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         settings = Settings(**({"config": args.config} if args.config else {}))
         config = load_config(settings.config)
@@ -34,8 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_core = args.command in ("serve", "core")
     run_facade = args.command in ("serve", "facade")
     try:
-        asyncio.run(serve(settings, config, run_core=run_core, run_facade=run_facade,
-                          on_ready=_banner), loop_factory=_loop_factory())
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(
+                serve(settings, config, run_core=run_core, run_facade=run_facade, on_ready=_banner)
+            )
     except ConfigError as exc:
         print(f"llm-gateway: {exc}", file=sys.stderr)
         return 2
@@ -54,7 +62,7 @@ def _banner(endpoints: Endpoints) -> None:
     print("llm-gateway is ready\n  " + "\n  ".join(lines), flush=True)
 
 
-def _loop_factory():  # type: ignore[no-untyped-def]
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is not built for every platform

@@ -69,8 +69,14 @@ async def serve(
         grpc_target = f"{settings.host}:{core.port}"
     try:
         if run_facade:
-            await _serve_facade(settings, grpc_target or f"{settings.host}:{settings.grpc_port}",
-                                key, grpc_target if run_core else None, on_ready, stop)
+            await _serve_facade(
+                settings,
+                grpc_target or f"{settings.host}:{settings.grpc_port}",
+                key,
+                grpc_target if run_core else None,
+                on_ready,
+                stop,
+            )
         else:
             on_ready(Endpoints(None, grpc_target, key))
             await _wait_for_signal(stop)
@@ -90,8 +96,13 @@ async def _serve_facade(
     client = GatewayClient(target, timeout=None)
     app = create_app(FacadeSettings(max_body_bytes=settings.max_body_bytes), client)
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.http_port, log_level="warning",
-        access_log=False, lifespan="on", timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        app,
+        host=settings.host,
+        port=settings.http_port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
     )
 
     def started(port: int) -> None:

@@ -1,4 +1,4 @@
-"""Runs the whole gateway (core + facade, the `serve` composition) in a thread on ephemeral ports."""
+"""Runs the whole gateway (core + facade, as `serve` composes them) in a thread, ephemeral ports."""
 
 from __future__ import annotations
 
@@ -42,8 +42,13 @@ def run_gateway(
     with TemporaryDirectory() as data_dir:
         overrides = {} if max_body_bytes is None else {"max_body_bytes": max_body_bytes}
         settings = Settings(
-            config=Path("unused.yaml"), data_dir=Path(data_dir), admin_key=admin_key,
-            http_port=0, grpc_port=0, shutdown_grace_seconds=2, **overrides,
+            config=Path("unused.yaml"),
+            data_dir=Path(data_dir),
+            admin_key=admin_key,
+            http_port=0,
+            grpc_port=0,
+            shutdown_grace_seconds=2,
+            **overrides,
         )
         ready = threading.Event()
         endpoints: list[Endpoints] = []
@@ -76,7 +81,8 @@ def run_gateway(
             thread.join(timeout=10)
             raise RuntimeError(f"gateway did not start: {failure!r}")
         found = endpoints[0]
-        assert found.http_url and found.grpc_target
+        assert found.http_url
+        assert found.grpc_target
         try:
             yield RunningGateway(found.http_url, found.grpc_target, admin_key)
         finally:

@@ -18,6 +18,7 @@ from typing import Any
 
 from google.protobuf.struct_pb2 import Struct
 
+from codec import struct_to_dict
 from core.config.models import ProviderAccount
 from core.errors import UpstreamFailed, UpstreamRejected, UpstreamStreamCut, UpstreamTimeout
 from core.providers.base import ChatCall, ChatEvent
@@ -38,7 +39,7 @@ from gateway.v1.chat_pb2 import (
     ToolCallDelta,
     Usage,
 )
-from gateway.v1.route_service_pb2 import EmbedRequest, EmbedResponse, Embedding
+from gateway.v1.route_service_pb2 import Embedding, EmbedRequest, EmbedResponse
 
 EMBEDDING_DIMENSIONS = 8
 
@@ -75,9 +76,7 @@ class MockProvider:
             for i, text in enumerate(request.inputs)
         ]
         tokens = sum(len(text.split()) for text in request.inputs)
-        return EmbedResponse(
-            embeddings=embeddings, model=request.model, usage=_usage(tokens, 0)
-        )
+        return EmbedResponse(embeddings=embeddings, model=request.model, usage=_usage(tokens, 0))
 
     async def aclose(self) -> None:
         return None
@@ -89,9 +88,7 @@ class MockProvider:
     async def _maybe_fail(self, label: str, faults: Mapping[str, Any]) -> None:
         if faults.get("timeout"):
             await asyncio.sleep(self._account.timeout_seconds)
-            raise UpstreamTimeout(
-                f"{label}: no answer within {self._account.timeout_seconds:g} s"
-            )
+            raise UpstreamTimeout(f"{label}: no answer within {self._account.timeout_seconds:g} s")
         status = faults.get("status")
         if status is None:
             return
@@ -111,7 +108,9 @@ def _faults(extras: Struct) -> Mapping[str, Any]:
     return dict(value.items()) if isinstance(value, Struct) else {}
 
 
-def _answer(params: ChatParams, output_tokens: int | None) -> tuple[Message, FinishReason.ValueType]:
+def _answer(
+    params: ChatParams, output_tokens: int | None
+) -> tuple[Message, FinishReason.ValueType]:
     tools = _tools_to_call(params)
     if tools:
         calls = [
@@ -147,15 +146,20 @@ def _tools_to_call(params: ChatParams) -> list[Tool]:
 
 
 def _arguments(tool: Tool) -> dict[str, Any]:
-    defaults = {"string": "mock", "integer": 1, "number": 1.5, "boolean": True, "array": [],
-                "object": {}}
-    params = tool.function.parameters
-    properties = params["properties"] if "properties" in params else None
-    if not isinstance(properties, Struct):
+    defaults = {
+        "string": "mock",
+        "integer": 1,
+        "number": 1.5,
+        "boolean": True,
+        "array": [],
+        "object": {},
+    }
+    properties = struct_to_dict(tool.function.parameters).get("properties")
+    if not isinstance(properties, dict):
         return {}
     args: dict[str, Any] = {}
     for name, schema in properties.items():
-        kind = schema["type"] if isinstance(schema, Struct) and "type" in schema else "string"
+        kind = schema.get("type") if isinstance(schema, dict) else None
         args[name] = defaults.get(kind, "mock") if isinstance(kind, str) else "mock"
     return args
 
@@ -179,9 +183,17 @@ def _text_of(message: Message) -> str:
 def _deltas(message: Message) -> list[ChatDelta]:
     if message.tool_calls:
         deltas = [
-            ChatDelta(tool_calls=[ToolCallDelta(index=i, id=c.id, type=c.type,
-                                                name=c.function.name,
-                                                arguments=c.function.arguments)])
+            ChatDelta(
+                tool_calls=[
+                    ToolCallDelta(
+                        index=i,
+                        id=c.id,
+                        type=c.type,
+                        name=c.function.name,
+                        arguments=c.function.arguments,
+                    )
+                ]
+            )
             for i, c in enumerate(message.tool_calls)
         ]
     else:

@@ -33,16 +33,37 @@ def test_documents_are_split_on_separators() -> None:
         ("- 1\n- 2", "gw.yaml: document 1: expected a mapping"),
         ("name: x\ntype: nonsense", "gw.yaml: document 1 (name=x): "),
         (
-            MOCK + "---\n" + MOCK.replace("models: [{name: echo}]", "models: [{name: echo, price: {input_per_million: cheap}}]"),
-            "gw.yaml: document 2 (name=mock-main): models[0].price.input_per_million: Input should be a valid number",
+            MOCK
+            + "---\n"
+            + MOCK.replace(
+                "models: [{name: echo}]",
+                "models: [{name: echo, price: {input_per_million: cheap}}]",
+            ),
+            "gw.yaml: document 2 (name=mock-main): models[0].price.input_per_million: "
+            "Input should be a valid number",
         ),
-        (MOCK.replace("provider: mock", "provider: nope"), "document 1 (name=mock-main): provider: Input should be"),
-        (MOCK.replace("models: [{name: echo}]", "models: []"), "models: List should have at least 1 item"),
+        (
+            MOCK.replace("provider: mock", "provider: nope"),
+            "document 1 (name=mock-main): provider: Input should be",
+        ),
+        (
+            MOCK.replace("models: [{name: echo}]", "models: []"),
+            "models: List should have at least 1 item",
+        ),
         (MOCK + "unknown_field: 1", "unknown_field: Extra inputs are not permitted"),
         (MOCK + "---\n" + MOCK, "duplicate provider account name 'mock-main'"),
-        (MOCK.replace("provider: mock", "provider: openai\napi_key: sk-secret"), "api_key: a literal key is not allowed"),
-        (MOCK.replace("provider: mock", "provider: azure-openai"), "base_url is required for azure-openai"),
-        (MOCK.replace("[{name: echo}]", "[{name: echo}, {name: echo}]"), "each model name may appear once"),
+        (
+            MOCK.replace("provider: mock", "provider: openai\napi_key: sk-secret"),
+            "api_key: a literal key is not allowed",
+        ),
+        (
+            MOCK.replace("provider: mock", "provider: azure-openai"),
+            "base_url is required for azure-openai",
+        ),
+        (
+            MOCK.replace("[{name: echo}]", "[{name: echo}, {name: echo}]"),
+            "each model name may appear once",
+        ),
     ],
 )
 def test_invalid_config_names_file_document_and_field(text: str, expected: str) -> None:
@@ -58,7 +79,9 @@ def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_api_key_from_env_and_file(tmp_path: Path) -> None:
-    env_account = parse_config(MOCK.replace("provider: mock", "provider: openai\napi_key_env: K")).accounts[0]
+    env_account = parse_config(
+        MOCK.replace("provider: mock", "provider: openai\napi_key_env: K")
+    ).accounts[0]
     assert resolve_api_key(env_account, {"K": " sk-1\n"}) == "sk-1"
     with pytest.raises(ConfigError, match="environment variable K"):
         resolve_api_key(env_account, {})
@@ -68,6 +91,8 @@ def test_api_key_from_env_and_file(tmp_path: Path) -> None:
         MOCK.replace("provider: mock", f"provider: openai\napi_key_file: {secret}")
     ).accounts[0]
     assert resolve_api_key(file_account, {}) == "sk-2"
-    missing = parse_config(MOCK.replace("provider: mock", "provider: openai\napi_key_file: /nope")).accounts[0]
+    missing = parse_config(
+        MOCK.replace("provider: mock", "provider: openai\napi_key_file: /nope")
+    ).accounts[0]
     with pytest.raises(ConfigError, match="cannot read api_key_file"):
         resolve_api_key(missing, {})

@@ -12,14 +12,21 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from core.config.models import ProviderAccount
 from core.providers.base import ChatCall, ChatEvent
 from core.providers.mock import MockProvider
-from gateway.v1 import chat_pb2 as chat, log_service_pb2, log_service_pb2_grpc
-from gateway.v1 import route_service_pb2 as pb
+from gateway.v1 import (
+    chat_pb2 as chat,
+    log_service_pb2,
+    log_service_pb2_grpc,
+    route_service_pb2 as pb,
+)
 from tests.core.conftest import ALICE_KEY, CoreHandle, auth, start_core
 
 
-def params(text: str = "hello gateway world", model: str = "mock-main/echo", **kw: object) -> chat.ChatParams:
-    p = chat.ChatParams(model=model, messages=[chat.Message(role=chat.ROLE_USER, text=text)], **kw)  # type: ignore[arg-type]
-    return p
+def params(
+    text: str = "hello gateway world", model: str = "mock-main/echo", **kw: object
+) -> chat.ChatParams:
+    return chat.ChatParams(
+        model=model, messages=[chat.Message(role=chat.ROLE_USER, text=text)], **kw
+    )  # type: ignore[arg-type]
 
 
 def error_info(err: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
@@ -42,7 +49,11 @@ async def test_route_returns_whole_answer_with_usage_and_headers(core: CoreHandl
     assert result.model == "mock-main/echo"
     assert result.id == f"chatcmpl-{headers['x-request-id']}"
     assert headers["x-tfy-resolved-model"] == "mock-main/echo"
-    assert (result.usage.input_tokens, result.usage.output_tokens, result.usage.total_tokens) == (3, 3, 6)
+    assert (result.usage.input_tokens, result.usage.output_tokens, result.usage.total_tokens) == (
+        3,
+        3,
+        6,
+    )
     assert result.create_time.seconds > 0
 
 
@@ -70,11 +81,18 @@ async def test_tools_produce_parallel_tool_calls(core: CoreHandle) -> None:
         chat.Tool(type="function", function=chat.FunctionDefinition(name=name))
         for name in ("get_weather", "get_time")
     ]
-    result = (await core.route.Route(pb.RouteRequest(params=params(tools=tools)), metadata=auth())).result
+    result = (
+        await core.route.Route(pb.RouteRequest(params=params(tools=tools)), metadata=auth())
+    ).result
     calls = result.choices[0].message.tool_calls
     assert [c.function.name for c in calls] == ["get_weather", "get_time"]
     assert result.choices[0].finish_reason == chat.FINISH_REASON_TOOL_CALLS
-    events = [e async for e in core.route.StreamRoute(pb.StreamRouteRequest(params=params(tools=tools)), metadata=auth())]
+    events = [
+        e
+        async for e in core.route.StreamRoute(
+            pb.StreamRouteRequest(params=params(tools=tools)), metadata=auth()
+        )
+    ]
     assert [d.delta.tool_calls[0].index for d in events[:-1]] == [0, 1]
 
 
@@ -84,12 +102,18 @@ async def test_config_key_authenticates(core: CoreHandle) -> None:
 
 
 @pytest.mark.parametrize("metadata", [(), auth("wrong"), (("authorization", "Basic abc"),)])
-async def test_missing_or_bad_key_is_unauthenticated(core: CoreHandle, metadata: tuple[tuple[str, str], ...]) -> None:
+async def test_missing_or_bad_key_is_unauthenticated(
+    core: CoreHandle, metadata: tuple[tuple[str, str], ...]
+) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await core.route.Route(pb.RouteRequest(params=params()), metadata=metadata)
     assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
     info = error_info(raised.value)
-    assert (info.reason, info.domain, info.metadata["http_status"]) == ("invalid_api_key", "llm-gateway", "401")
+    assert (info.reason, info.domain, info.metadata["http_status"]) == (
+        "invalid_api_key",
+        "llm-gateway",
+        "401",
+    )
     assert "wrong" not in (raised.value.details() or "")
 
 
@@ -97,23 +121,58 @@ async def test_missing_or_bad_key_is_unauthenticated(core: CoreHandle, metadata:
     ("request_params", "code", "reason", "http", "param"),
     [
         (params(model="nope/none"), grpc.StatusCode.NOT_FOUND, "model_not_found", "404", "model"),
-        (params(model="mock-main/embed"), grpc.StatusCode.INVALID_ARGUMENT, "invalid_request", "400", "model"),
-        (chat.ChatParams(model="mock-main/echo"), grpc.StatusCode.INVALID_ARGUMENT, "invalid_request", "400", "messages"),
-        (chat.ChatParams(messages=[chat.Message(role=chat.ROLE_USER, text="x")]), grpc.StatusCode.INVALID_ARGUMENT, "invalid_request", "400", "model"),
-        (chat.ChatParams(model="mock-main/echo", messages=[chat.Message(text="x")]), grpc.StatusCode.INVALID_ARGUMENT, "invalid_request", "400", "messages[0].role"),
+        (
+            params(model="mock-main/embed"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "invalid_request",
+            "400",
+            "model",
+        ),
+        (
+            chat.ChatParams(model="mock-main/echo"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "invalid_request",
+            "400",
+            "messages",
+        ),
+        (
+            chat.ChatParams(messages=[chat.Message(role=chat.ROLE_USER, text="x")]),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "invalid_request",
+            "400",
+            "model",
+        ),
+        (
+            chat.ChatParams(model="mock-main/echo", messages=[chat.Message(text="x")]),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "invalid_request",
+            "400",
+            "messages[0].role",
+        ),
     ],
 )
 async def test_bad_requests_map_to_statuses(
-    core: CoreHandle, request_params: chat.ChatParams, code: grpc.StatusCode, reason: str, http: str, param: str
+    core: CoreHandle,
+    request_params: chat.ChatParams,
+    code: grpc.StatusCode,
+    reason: str,
+    http: str,
+    param: str,
 ) -> None:
     for rpc in (core.route.Route(pb.RouteRequest(params=request_params), metadata=auth()),):
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await rpc
         assert raised.value.code() == code
         info = error_info(raised.value)
-        assert (info.reason, info.metadata["http_status"], info.metadata["param"]) == (reason, http, param)
+        assert (info.reason, info.metadata["http_status"], info.metadata["param"]) == (
+            reason,
+            http,
+            param,
+        )
     with pytest.raises(grpc.aio.AioRpcError) as streamed:
-        async for _ in core.route.StreamRoute(pb.StreamRouteRequest(params=request_params), metadata=auth()):
+        async for _ in core.route.StreamRoute(
+            pb.StreamRouteRequest(params=request_params), metadata=auth()
+        ):
             pass
     assert streamed.value.code() == code
 
@@ -128,7 +187,12 @@ def faulty(fault: dict[str, object]) -> chat.ChatParams:
     ("fault", "code", "reason", "http"),
     [
         ({"status": 503}, grpc.StatusCode.UNAVAILABLE, "upstream_error", "502"),
-        ({"status": 429, "message": "slow down"}, grpc.StatusCode.RESOURCE_EXHAUSTED, "upstream_rejected", "429"),
+        (
+            {"status": 429, "message": "slow down"},
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "upstream_rejected",
+            "429",
+        ),
         ({"status": 400}, grpc.StatusCode.INVALID_ARGUMENT, "upstream_rejected", "400"),
         ({"status": 418}, grpc.StatusCode.FAILED_PRECONDITION, "upstream_rejected", "418"),
         ({"timeout": True}, grpc.StatusCode.DEADLINE_EXCEEDED, "upstream_timeout", "504"),
@@ -146,11 +210,17 @@ async def test_provider_failures_map_to_statuses(
 
 
 async def test_cut_stream_ends_with_error_after_deltas(core: CoreHandle) -> None:
-    call = core.route.StreamRoute(pb.StreamRouteRequest(params=faulty({"cut_after": 2})), metadata=auth())
+    call = core.route.StreamRoute(
+        pb.StreamRouteRequest(params=faulty({"cut_after": 2})), metadata=auth()
+    )
     received = []
-    with pytest.raises(grpc.aio.AioRpcError) as raised:
+
+    async def consume() -> None:
         async for event in call:
             received.append(event)
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await consume()
     assert [e.WhichOneof("event") for e in received] == ["delta", "delta"]
     assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
     assert error_info(raised.value).reason == "upstream_stream_cut"
@@ -168,10 +238,14 @@ async def test_list_models_and_embed(core: CoreHandle) -> None:
     assert [len(e.values) for e in response.embeddings] == [8, 8]
     assert response.model == "mock-main/embed"
     assert response.usage.input_tokens == 3
-    again = await core.route.Embed(pb.EmbedRequest(model="mock-main/embed", inputs=["a b"]), metadata=auth())
+    again = await core.route.Embed(
+        pb.EmbedRequest(model="mock-main/embed", inputs=["a b"]), metadata=auth()
+    )
     assert list(again.embeddings[0].values) == list(response.embeddings[0].values)
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await core.route.Embed(pb.EmbedRequest(model="mock-main/echo", inputs=["a"]), metadata=auth())
+        await core.route.Embed(
+            pb.EmbedRequest(model="mock-main/echo", inputs=["a"]), metadata=auth()
+        )
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
