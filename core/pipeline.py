@@ -34,8 +34,9 @@ class ChatPipeline:
         """Validates and routes a request; the provider is called when `events` is iterated."""
         validate_params(params)
         route = self._models.resolve(params.model)
-        call = ChatCall(params=params, account=route.account.name, model=route.model.name,
-                        stream=stream)
+        call = ChatCall(
+            params=params, account=route.account.name, model=route.model.name, stream=stream
+        )
         completion_id = f"chatcmpl-{request_id}"
         events = _stamped(route.provider.chat(call), completion_id, route.id)
         return ChatRun(completion_id=completion_id, resolved_model=route.id, events=events)

@@ -70,7 +70,9 @@ def _validate_document(raw: object, *, source: str, number: int) -> Any:
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
     # pydantic puts the discriminator's tag first (`provider-account.models.0.name`); drop it.
-    parts = list(loc[1:]) if loc and loc[0] in ("provider-account", "gateway-api-keys") else list(loc)
+    parts = (
+        list(loc[1:]) if loc and loc[0] in ("provider-account", "gateway-api-keys") else list(loc)
+    )
     path = ""
     for part in parts:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))

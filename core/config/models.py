@@ -76,7 +76,9 @@ class ProviderAccount(_Strict):
     @model_validator(mode="after")
     def _check_family(self) -> ProviderAccount:
         if self.provider == "azure-openai" and not self.base_url:
-            raise ValueError("base_url is required for azure-openai (https://<resource>.openai.azure.com)")
+            raise ValueError(
+                "base_url is required for azure-openai (https://<resource>.openai.azure.com)"
+            )
         names = [m.name for m in self.models]
         if len(names) != len(set(names)):
             raise ValueError("models: each model name may appear once")

@@ -62,8 +62,12 @@ class RouteServicer(pb_grpc.RouteServiceServicer):
     ) -> pb.ListModelsResponse:
         return pb.ListModelsResponse(
             models=[
-                pb.Model(id=r.id, provider_account=r.account.name, provider=r.account.provider,
-                         kind=_KINDS[r.model.kind])
+                pb.Model(
+                    id=r.id,
+                    provider_account=r.account.name,
+                    provider=r.account.provider,
+                    kind=_KINDS[r.model.kind],
+                )
                 for r in self._models.routes()
             ]
         )

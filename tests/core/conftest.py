@@ -47,7 +47,9 @@ async def start_core(
     provider_factory: Callable[[ProviderAccount, str | None], Provider] = build_provider,
 ) -> AsyncIterator[CoreHandle]:
     core = build_core(
-        parse_config(config_yaml), admin_key=ADMIN_KEY, address="127.0.0.1:0",
+        parse_config(config_yaml),
+        admin_key=ADMIN_KEY,
+        address="127.0.0.1:0",
         provider_factory=provider_factory,
     )
     await core.start()
