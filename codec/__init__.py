@@ -1,1 +1,51 @@
 """OpenAI JSON <-> gateway.v1 protobuf, the one translation shared by facade and providers."""
+
+from codec.chat_request import chat_params_from_json, chat_params_to_json
+from codec.chat_response import (
+    chat_result_from_json,
+    chat_result_to_json,
+    finish_reason_from_str,
+    finish_reason_to_str,
+    usage_from_json,
+    usage_to_json,
+)
+from codec.chunks import (
+    ParsedChunk,
+    chunk_to_json,
+    finish_chunks_to_json,
+    parse_chunk_json,
+    usage_chunk_to_json,
+)
+from codec.embeddings import (
+    embed_request_from_json,
+    embed_request_to_json,
+    embed_response_from_json,
+    embed_response_to_json,
+)
+from codec.errors import CodecError
+from codec.values import struct_from_dict, struct_to_dict, value_from_python, value_to_python
+
+__all__ = [
+    "CodecError",
+    "ParsedChunk",
+    "chat_params_from_json",
+    "chat_params_to_json",
+    "chat_result_from_json",
+    "chat_result_to_json",
+    "chunk_to_json",
+    "embed_request_from_json",
+    "embed_request_to_json",
+    "embed_response_from_json",
+    "embed_response_to_json",
+    "finish_chunks_to_json",
+    "finish_reason_from_str",
+    "finish_reason_to_str",
+    "parse_chunk_json",
+    "struct_from_dict",
+    "struct_to_dict",
+    "usage_chunk_to_json",
+    "usage_from_json",
+    "usage_to_json",
+    "value_from_python",
+    "value_to_python",
+]
