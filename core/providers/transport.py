@@ -8,9 +8,10 @@ in a stream), not a whole stream: a long answer that keeps flowing is never cut.
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Any, Protocol
 
 import aiohttp
@@ -29,6 +30,9 @@ from core.errors import (
 
 SseEvent = tuple[str | None, str]
 """One server-sent event: its `event:` name (None when absent) and its joined `data:` lines."""
+
+_DRAIN_SECONDS = 0.1
+"""How long a finished stream may take to end its body before the connection is dropped."""
 
 _MAX_ERROR_TEXT = 300
 """Longest raw upstream body quoted in an error message."""
@@ -104,7 +108,7 @@ def transport_error(
     else:
         return None
     what = {
-        UpstreamTimeout: f"no answer within {timeout:g} s",
+        UpstreamTimeout: f"sent nothing for {timeout:g} s",
         UpstreamStreamCut: "stream broke off",
         UpstreamFailed: "connection failed",
     }[error_class]
@@ -199,6 +203,9 @@ class HttpUpstream:
         except orjson.JSONDecodeError:
             raise UpstreamFailed(f"{label}: upstream answered a body that is not JSON") from None
 
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
     @asynccontextmanager
     async def stream_sse(
         self,
@@ -226,11 +233,25 @@ class HttpUpstream:
                     response.status_code, error_body, label=label, secrets=self._secrets
                 )
             yield _SseReader(chunks, lambda exc: self._failure(exc, label, mid_stream=True))
+            # The caller stops at the final event ([DONE], message_stop); the body's last
+            # chunk may still be in flight, and a body left unread costs the pooled connection.
+            await _drain(chunks)
         finally:
             # Closing mid-body drops the connection instead of returning it to the pool, so
             # the provider sees the client go away and stops generating.
-            await chunks.aclose()
-            await response.aclose()
+            try:
+                if isinstance(chunks, AsyncGenerator):
+                    await chunks.aclose()
+            finally:
+                await response.aclose()
+
+
+async def _drain(chunks: AsyncIterator[bytes]) -> None:
+    # A body that does not end in time, or breaks, is closed instead, like an early stop.
+    with suppress(Exception):
+        async with asyncio.timeout(_DRAIN_SECONDS):
+            async for _ in chunks:
+                pass
 
 
 class _SseReader:
@@ -285,8 +306,8 @@ class _SseReader:
             if value.startswith(b" "):
                 value = value[1:]
             if name == b"data":
-                self._data.append(value.decode())
+                self._data.append(value.decode("utf-8", "replace"))
             elif name == b"event":
-                self._event = value.decode()
+                self._event = value.decode("utf-8", "replace")
             # Comments (`: ...`), `id:` and `retry:` mean nothing to a one-shot completion stream.
         return None
