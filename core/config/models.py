@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ProviderFamily = Literal["openai", "azure-openai", "anthropic", "mock"]
 
@@ -62,6 +63,12 @@ class ProviderAccount(_Strict):
     max_connections: int = Field(default=100, ge=1)
     models: list[ModelConfig] = Field(min_length=1)
     mock: MockOptions = MockOptions()
+
+    @field_validator("api_version", mode="before")
+    @classmethod
+    def _date_as_text(cls, value: object) -> object:
+        # YAML reads an unquoted `api_version: 2024-10-21` as a date.
+        return value.isoformat() if isinstance(value, date) else value
 
     @model_validator(mode="before")
     @classmethod

@@ -96,3 +96,10 @@ def test_api_key_from_env_and_file(tmp_path: Path) -> None:
     ).accounts[0]
     with pytest.raises(ConfigError, match="cannot read api_key_file"):
         resolve_api_key(missing, {})
+
+
+def test_unquoted_api_version_date_is_text() -> None:
+    text = MOCK.replace(
+        "provider: mock", "provider: azure-openai\nbase_url: https://x\napi_version: 2024-10-21"
+    )
+    assert parse_config(text).accounts[0].api_version == "2024-10-21"
