@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+import pytest
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
@@ -202,3 +203,19 @@ def _result(params: chat_pb2.ChatParams) -> chat_pb2.ChatResult:
         ],
         usage=chat_pb2.Usage(input_tokens=3, output_tokens=words, total_tokens=3 + words),
     )
+
+
+@pytest.fixture
+async def core_server() -> AsyncIterator[tuple[FakeCore, str]]:
+    """A FakeCore on a real ephemeral port: (the servicer, its target)."""
+    server, core, target = await start_fake_core()
+    try:
+        yield core, target
+    finally:
+        await server.stop(None)
+
+
+@pytest.fixture
+def core(core_server: tuple[FakeCore, str]) -> FakeCore:
+    """The running FakeCore, to script answers and read what it received."""
+    return core_server[0]

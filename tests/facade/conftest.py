@@ -15,24 +15,10 @@ from fastapi import FastAPI
 from facade.app import create_app
 from facade.settings import FacadeSettings
 from gateway_client import GatewayClient
-from tests.clients.fake_core import FakeCore, start_fake_core
+from tests.clients.fake_core import FakeCore, core, core_server  # noqa: F401
 
 API_KEY = "sk-caller"
 MAX_BODY_BYTES = 2048
-
-
-@pytest.fixture
-async def core_server() -> AsyncIterator[tuple[FakeCore, str]]:
-    server, core, target = await start_fake_core()
-    try:
-        yield core, target
-    finally:
-        await server.stop(None)
-
-
-@pytest.fixture
-def core(core_server: tuple[FakeCore, str]) -> FakeCore:
-    return core_server[0]
 
 
 @pytest.fixture
