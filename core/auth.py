@@ -20,6 +20,12 @@ class Principal:
     subject: str
     key_id: str
     is_admin: bool = False
+    teams: tuple[str, ...] = ()
+    """Teams the subject belongs to, as `team:<name>`."""
+    admin_teams: tuple[str, ...] = ()
+    """Teams whose logs and metrics the caller may read."""
+    models: tuple[str, ...] = ()
+    """Models the key may call (`account/model`); empty allows all."""
 
 
 def key_digest(secret: str) -> str:

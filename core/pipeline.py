@@ -21,6 +21,7 @@ class ChatRun:
 
     completion_id: str
     resolved_model: str
+    provider_account: str
     events: AsyncIterator[ChatEvent]
 
 
@@ -39,7 +40,12 @@ class ChatPipeline:
         )
         completion_id = f"chatcmpl-{request_id}"
         events = _stamped(route.provider.chat(call), completion_id, route.id)
-        return ChatRun(completion_id=completion_id, resolved_model=route.id, events=events)
+        return ChatRun(
+            completion_id=completion_id,
+            resolved_model=route.id,
+            provider_account=route.account.name,
+            events=events,
+        )
 
 
 async def _stamped(

@@ -17,6 +17,8 @@ class Settings(BaseSettings):
     """The gateway YAML (GATEWAY_CONFIG)."""
     data_dir: Path = Path(".gateway")
     """Embedded store and generated admin key live here (GATEWAY_DATA_DIR)."""
+    store_uri: str | None = None
+    """`mongodb://...` to keep keys and logs in MongoDB (GATEWAY_STORE_URI); unset: SQLite."""
     admin_key: SecretStr | None = None
     """Admin API key (GATEWAY_ADMIN_KEY); generated once into the data dir when unset."""
     host: str = "127.0.0.1"

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import time
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import grpc
 
-from core.errors import InternalError
-from core.interceptors import current_request_id
+from core.errors import GatewayError, InternalError
+from core.interceptors import current_principal, current_request_id
 from core.models import ModelRegistry
 from core.pipeline import ChatPipeline, ChatRun
+from core.recording import CallContext, CallRecorder, CallTrace, NullRecorder
 from gateway.v1 import route_service_pb2 as pb, route_service_pb2_grpc as pb_grpc
 from gateway.v1.chat_pb2 import ChatResult
 
@@ -20,42 +23,68 @@ _KINDS = {"chat": pb.MODEL_KIND_CHAT, "embedding": pb.MODEL_KIND_EMBEDDING}
 
 
 class RouteServicer(pb_grpc.RouteServiceServicer):
-    """Serves RouteService from one pipeline."""
+    """Serves RouteService from one pipeline; every call is reported to the recorder."""
 
-    def __init__(self, pipeline: ChatPipeline, models: ModelRegistry) -> None:
+    def __init__(
+        self,
+        pipeline: ChatPipeline,
+        models: ModelRegistry,
+        recorder: CallRecorder | None = None,
+    ) -> None:
         self._pipeline = pipeline
         self._models = models
+        self._recorder = recorder or NullRecorder()
 
     async def Route(self, request: pb.RouteRequest, context: Context) -> pb.RouteResponse:
-        run = self._pipeline.start(request.params, request_id=current_request_id(), stream=False)
-        result: ChatResult | None = None
-        async for event in run.events:
-            if isinstance(event, ChatResult):
-                result = event
-        if result is None:
-            raise InternalError(f"{run.resolved_model}: provider returned no result")
-        await context.send_initial_metadata(_headers(run))
-        return pb.RouteResponse(result=result)
+        trace = self._recorder.chat(_call_context(request.metadata, stream=False), request.params)
+        try:
+            run = self._pipeline.start(
+                request.params, request_id=current_request_id(), stream=False
+            )
+            trace.routed(run.resolved_model, run.provider_account)
+            result: ChatResult | None = None
+            async for event in run.events:
+                trace.event(event)
+                if isinstance(event, ChatResult):
+                    result = event
+            if result is None:
+                raise InternalError(f"{run.resolved_model}: provider returned no result")
+            await context.send_initial_metadata(_headers(run))
+            return pb.RouteResponse(result=result)
+        except BaseException as error:
+            _report(trace, error)
+            raise
+        finally:
+            trace.finish()
 
     async def StreamRoute(
         self, request: pb.StreamRouteRequest, context: Context
     ) -> AsyncIterator[pb.StreamRouteResponse]:
-        run = self._pipeline.start(request.params, request_id=current_request_id(), stream=True)
-        events = run.events
-        # Headers go out only once the provider has answered, so an early failure is a plain
-        # error status (an HTTP error for facade callers) rather than a broken stream.
+        trace = self._recorder.chat(_call_context(request.metadata, stream=True), request.params)
         try:
-            event = await anext(events, None)
-            await context.send_initial_metadata(_headers(run))
-            while event is not None:
-                if isinstance(event, ChatResult):
-                    yield pb.StreamRouteResponse(result=event)
-                else:
-                    yield pb.StreamRouteResponse(delta=event)
+            run = self._pipeline.start(request.params, request_id=current_request_id(), stream=True)
+            trace.routed(run.resolved_model, run.provider_account)
+            events = run.events
+            try:
+                # Headers go out only once the provider has answered, so an early failure is a
+                # plain error status (an HTTP error for facade callers), not a broken stream.
                 event = await anext(events, None)
+                await context.send_initial_metadata(_headers(run))
+                while event is not None:
+                    trace.event(event)
+                    if isinstance(event, ChatResult):
+                        yield pb.StreamRouteResponse(result=event)
+                    else:
+                        yield pb.StreamRouteResponse(delta=event)
+                    event = await anext(events, None)
+            finally:
+                # Closing the chain promptly closes the upstream request when the caller leaves.
+                await events.aclose()  # type: ignore[attr-defined]
+        except BaseException as error:
+            _report(trace, error)
+            raise
         finally:
-            # Closing the chain promptly closes the upstream request when the caller goes away.
-            await events.aclose()  # type: ignore[attr-defined]
+            trace.finish()
 
     async def ListModels(
         self, request: pb.ListModelsRequest, context: Context
@@ -73,13 +102,42 @@ class RouteServicer(pb_grpc.RouteServiceServicer):
         )
 
     async def Embed(self, request: pb.EmbedRequest, context: Context) -> pb.EmbedResponse:
-        route = self._models.resolve(request.model, kind="embedding")
-        response = await route.provider.embed(request, route.model.name)
-        response.model = route.id
-        await context.send_initial_metadata(
-            (("x-request-id", current_request_id()), ("x-tfy-resolved-model", route.id))
-        )
-        return response
+        trace = self._recorder.embed(_call_context(request.metadata, stream=False), request)
+        try:
+            route = self._models.resolve(request.model, kind="embedding")
+            trace.routed(route.id, route.account.name)
+            response = await route.provider.embed(request, route.model.name)
+            response.model = route.id
+            trace.embedded(response)
+            await context.send_initial_metadata(
+                (("x-request-id", current_request_id()), ("x-tfy-resolved-model", route.id))
+            )
+            return response
+        except BaseException as error:
+            _report(trace, error)
+            raise
+        finally:
+            trace.finish()
+
+
+def _call_context(metadata: Mapping[str, str], *, stream: bool) -> CallContext:
+    return CallContext(
+        request_id=current_request_id(),
+        principal=current_principal(),
+        metadata=dict(metadata),
+        stream=stream,
+        created_at=time.time_ns() // 1_000_000,
+        started_ns=time.perf_counter_ns(),
+    )
+
+
+def _report(trace: CallTrace, error: BaseException) -> None:
+    if isinstance(error, GatewayError):
+        trace.failed(error)
+    elif isinstance(error, (asyncio.CancelledError, GeneratorExit)):
+        trace.cancelled()
+    elif not isinstance(error, grpc.aio.AbortError):
+        trace.failed(InternalError("internal error"))
 
 
 def _headers(run: ChatRun) -> tuple[tuple[str, str], ...]:

@@ -92,6 +92,8 @@ class LogEntry(_message.Message):
     TIME_TO_FIRST_TOKEN_FIELD_NUMBER: _builtins.int
     REQUEST_BODY_FIELD_NUMBER: _builtins.int
     RESPONSE_BODY_FIELD_NUMBER: _builtins.int
+    TEAMS_FIELD_NUMBER: _builtins.int
+    HTTP_STATUS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Record id, unique."""
     model: _builtins.str
@@ -114,6 +116,8 @@ class LogEntry(_message.Message):
     """Error message when the call failed."""
     cost: _builtins.float
     """Cost in US dollars."""
+    http_status: _builtins.int
+    """HTTP status the call was answered with (200 on success)."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the request arrived."""
@@ -146,6 +150,10 @@ class LogEntry(_message.Message):
     def response_body(self) -> _struct_pb2.Struct:
         """Response body as OpenAI JSON (tool calls included); unset when the caller opted out."""
 
+    @_builtins.property
+    def teams(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Teams of the subject when the call was made, as `team:<name>`."""
+
     def __init__(
         self,
         *,
@@ -168,10 +176,12 @@ class LogEntry(_message.Message):
         time_to_first_token: _duration_pb2.Duration | None = ...,
         request_body: _struct_pb2.Struct | None = ...,
         response_body: _struct_pb2.Struct | None = ...,
+        teams: _abc.Iterable[_builtins.str] | None = ...,
+        http_status: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "latency", b"latency", "request_body", b"request_body", "response_body", b"response_body", "time_to_first_token", b"time_to_first_token", "usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "cost", b"cost", "create_time", b"create_time", "error_message", b"error_message", "error_reason", b"error_reason", "id", b"id", "key_id", b"key_id", "latency", b"latency", "metadata", b"metadata", "model", b"model", "provider_account", b"provider_account", "request_body", b"request_body", "resolved_model", b"resolved_model", "response_body", b"response_body", "status", b"status", "stream", b"stream", "subject", b"subject", "time_to_first_token", b"time_to_first_token", "usage", b"usage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "cost", b"cost", "create_time", b"create_time", "error_message", b"error_message", "error_reason", b"error_reason", "http_status", b"http_status", "id", b"id", "key_id", b"key_id", "latency", b"latency", "metadata", b"metadata", "model", b"model", "provider_account", b"provider_account", "request_body", b"request_body", "resolved_model", b"resolved_model", "response_body", b"response_body", "status", b"status", "stream", b"stream", "subject", b"subject", "teams", b"teams", "time_to_first_token", b"time_to_first_token", "usage", b"usage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,1 @@
+"""Storage: one port (base.py), adapters for SQLite (default) and MongoDB."""

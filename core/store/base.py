@@ -1,0 +1,173 @@
+"""The storage port: API keys and request-log records, behind one protocol.
+
+Both adapters (sqlite.py, mongo.py) pass the same contract suite (tests/contract/). Queries
+reach a store already validated (fields, operators, value types): stores trust them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Operator = Literal["EQ", "NEQ", "LT", "LTE", "GT", "GTE", "IN", "NOT_IN", "CONTAINS"]
+
+# Filterable and sortable log fields (besides `metadata.<key>`), with their value types.
+LOG_FIELDS: Mapping[str, type] = {
+    "id": str,
+    "created_at": int,
+    "model": str,  # matches the requested OR the resolved model
+    "resolved_model": str,
+    "provider_account": str,
+    "user": str,  # the key's subject
+    "key_id": str,
+    "team": str,  # matches any of the record's teams
+    "status": str,  # "success" | "error"
+    "http_status": int,
+    "error_code": str,
+    "stream": bool,
+    "input_tokens": int,
+    "output_tokens": int,
+    "total_tokens": int,
+    "cost": float,
+    "latency_ms": float,
+    "ttft_ms": float,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """A stored API key: the secret itself is never stored, only its SHA-256 digest."""
+
+    id: str
+    digest: str
+    prefix: str
+    subject: str
+    created_at: int  # epoch ms
+    teams: tuple[str, ...] = ()
+    admin_teams: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    expires_at: int | None = None
+    last_used_at: int | None = None
+    revoked_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One upstream attempt of a call."""
+
+    model: str
+    http_status: int
+    error_code: str
+    latency_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    """The record of one LLM call (DESIGN section 5)."""
+
+    id: str
+    created_at: int  # epoch ms
+    model: str  # requested, `account/model`
+    resolved_model: str  # answered, after routing; "" when no provider was reached
+    provider_account: str
+    subject: str
+    key_id: str
+    status: str  # "success" | "error"
+    http_status: int
+    stream: bool
+    latency_ms: float
+    teams: tuple[str, ...] = ()
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    attempts: tuple[Attempt, ...] = ()
+    error_code: str = ""
+    error_message: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    cost: float = 0.0
+    ttft_ms: float | None = None
+    request_body: Mapping[str, Any] | None = None  # OpenAI JSON; None when opted out
+    response_body: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogFilter:
+    """`field operator value`; field is a LOG_FIELDS key or `metadata.<key>`."""
+
+    field: str
+    operator: Operator
+    value: Any  # a list for IN / NOT_IN
+
+
+@dataclass(frozen=True, slots=True)
+class LogSort:
+    field: str
+    descending: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LogScope:
+    """Which records a caller may see: its own subjects' and its teams'. None in a query = all."""
+
+    subjects: tuple[str, ...] = ()
+    teams: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LogQuery:
+    filters: tuple[LogFilter, ...] = ()
+    sort: tuple[LogSort, ...] = (LogSort("created_at"),)
+    limit: int = 25
+    offset: int = 0
+    scope: LogScope | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogPage:
+    records: list[LogRecord]
+    total: int
+
+
+class Store(Protocol):
+    """Everything the gateway persists. Adapters must behave identically."""
+
+    async def open(self) -> None:
+        """Connects and creates the schema / indexes (idempotent)."""
+        ...
+
+    async def close(self) -> None: ...
+
+    # --- API keys
+    async def insert_key(self, key: ApiKeyRecord) -> None: ...
+
+    async def find_key_by_digest(self, digest: str) -> ApiKeyRecord | None: ...
+
+    async def get_key(self, key_id: str) -> ApiKeyRecord | None: ...
+
+    async def list_keys(
+        self, *, subject: str | None = None, include_revoked: bool = False
+    ) -> list[ApiKeyRecord]:
+        """Keys, newest first."""
+        ...
+
+    async def update_key(self, key: ApiKeyRecord) -> None:
+        """Replaces the key with the same id (revoke, rotate)."""
+        ...
+
+    async def touch_keys(self, last_used: Mapping[str, int]) -> None:
+        """Sets `last_used_at` (epoch ms) of several keys at once."""
+        ...
+
+    # --- request logs
+    async def insert_logs(self, records: Sequence[LogRecord]) -> None:
+        """Stores records; idempotent by id, so replaying a batch never duplicates."""
+        ...
+
+    async def query_logs(self, query: LogQuery) -> LogPage: ...
+
+    async def get_log(self, log_id: str, scope: LogScope | None = None) -> LogRecord | None: ...
+
+    async def delete_logs_before(self, created_before: int, *, batch_size: int) -> int:
+        """Deletes at most `batch_size` records older than `created_before` (ms); returns count."""
+        ...
