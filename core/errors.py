@@ -4,6 +4,7 @@
     ├── InvalidRequest            INVALID_ARGUMENT   400  invalid_request
     ├── Unauthenticated           UNAUTHENTICATED    401  invalid_api_key
     ├── PermissionDenied          PERMISSION_DENIED  403  permission_denied
+    │   └── ModelNotAllowed       PERMISSION_DENIED  403  model_not_allowed
     ├── ModelNotFound             NOT_FOUND          404  model_not_found
     ├── PayloadTooLarge           INVALID_ARGUMENT   413  payload_too_large
     ├── RateLimited               RESOURCE_EXHAUSTED 429  rate_limited
@@ -71,6 +72,12 @@ class PermissionDenied(GatewayError):
     grpc_code = grpc.StatusCode.PERMISSION_DENIED
     http_status = 403
     reason = "permission_denied"
+
+
+class ModelNotAllowed(PermissionDenied):
+    """The key's model allow-list does not admit the requested model."""
+
+    reason = "model_not_allowed"
 
 
 class ModelNotFound(GatewayError):

@@ -9,6 +9,8 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from core.access import ensure_model_allowed
+from core.auth import Principal
 from core.errors import InvalidRequest
 from core.models import ModelRegistry
 from core.providers.base import ChatCall, ChatEvent
@@ -31,9 +33,12 @@ class ChatPipeline:
     def __init__(self, models: ModelRegistry) -> None:
         self._models = models
 
-    def start(self, params: ChatParams, *, request_id: str, stream: bool) -> ChatRun:
+    def start(
+        self, params: ChatParams, *, request_id: str, stream: bool, principal: Principal
+    ) -> ChatRun:
         """Validates and routes a request; the provider is called when `events` is iterated."""
         validate_params(params)
+        ensure_model_allowed(principal, params.model)
         route = self._models.resolve(params.model)
         call = ChatCall(
             params=params, account=route.account.name, model=route.model.name, stream=stream

@@ -9,6 +9,7 @@ from typing import Any
 
 import grpc
 
+from core.access import ensure_model_allowed
 from core.errors import GatewayError, InternalError
 from core.interceptors import current_principal, current_request_id
 from core.models import ModelRegistry
@@ -36,10 +37,11 @@ class RouteServicer(pb_grpc.RouteServiceServicer):
         self._recorder = recorder or NullRecorder()
 
     async def Route(self, request: pb.RouteRequest, context: Context) -> pb.RouteResponse:
-        trace = self._recorder.chat(_call_context(request.metadata, stream=False), request.params)
+        call = _call_context(request.metadata, stream=False)
+        trace = self._recorder.chat(call, request.params)
         try:
             run = self._pipeline.start(
-                request.params, request_id=current_request_id(), stream=False
+                request.params, request_id=call.request_id, stream=False, principal=call.principal
             )
             trace.routed(run.resolved_model, run.provider_account)
             result: ChatResult | None = None
@@ -60,9 +62,12 @@ class RouteServicer(pb_grpc.RouteServiceServicer):
     async def StreamRoute(
         self, request: pb.StreamRouteRequest, context: Context
     ) -> AsyncIterator[pb.StreamRouteResponse]:
-        trace = self._recorder.chat(_call_context(request.metadata, stream=True), request.params)
+        call = _call_context(request.metadata, stream=True)
+        trace = self._recorder.chat(call, request.params)
         try:
-            run = self._pipeline.start(request.params, request_id=current_request_id(), stream=True)
+            run = self._pipeline.start(
+                request.params, request_id=call.request_id, stream=True, principal=call.principal
+            )
             trace.routed(run.resolved_model, run.provider_account)
             events = run.events
             try:
@@ -102,8 +107,10 @@ class RouteServicer(pb_grpc.RouteServiceServicer):
         )
 
     async def Embed(self, request: pb.EmbedRequest, context: Context) -> pb.EmbedResponse:
-        trace = self._recorder.embed(_call_context(request.metadata, stream=False), request)
+        call = _call_context(request.metadata, stream=False)
+        trace = self._recorder.embed(call, request)
         try:
+            ensure_model_allowed(call.principal, request.model)
             route = self._models.resolve(request.model, kind="embedding")
             trace.routed(route.id, route.account.name)
             response = await route.provider.embed(request, route.model.name)
