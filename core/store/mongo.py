@@ -1,0 +1,178 @@
+"""The shared store: MongoDB through PyMongo's asyncio API, for several gateway instances.
+
+Log records are documents whose `_id` is the record id, so replaying a batch only hits
+duplicate-key errors, which count as success. Query semantics are those of sqlite_query.py,
+translated by mongo_query.py. A client can be injected (tests pass an in-memory stand-in);
+the store closes only a client it created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
+
+from core.store.base import ApiKeyRecord, LogPage, LogQuery, LogRecord, LogScope
+from core.store.documents import key_document, key_record, log_document, log_record
+from core.store.mongo_query import query_filter, scope_document, sort_spec
+
+Collection = AsyncCollection[dict[str, Any]]
+DUPLICATE_KEY = 11000
+ASCENDING, DESCENDING = 1, -1
+
+# (name, keys) of the log indexes; the metadata ones are added per configured key.
+LOG_INDEXES: tuple[tuple[str, list[tuple[str, int]]], ...] = (
+    ("created_at", [("created_at", DESCENDING)]),
+    ("subject_created_at", [("subject", ASCENDING), ("created_at", DESCENDING)]),
+    ("model_created_at", [("model", ASCENDING), ("created_at", DESCENDING)]),
+    ("resolved_model_created_at", [("resolved_model", ASCENDING), ("created_at", DESCENDING)]),
+    ("status_created_at", [("status", ASCENDING), ("created_at", DESCENDING)]),
+    # Scoped queries (team admins) match on teams.
+    ("teams_created_at", [("teams", ASCENDING), ("created_at", DESCENDING)]),
+)
+
+
+def only_duplicates(error: BulkWriteError) -> bool:
+    """True when every failure of a bulk insert is a duplicate key: a replayed record."""
+    details = error.details
+    write_errors = details.get("writeErrors", [])
+    return (
+        bool(write_errors)
+        and not details.get("writeConcernErrors")
+        and all(e.get("code") == DUPLICATE_KEY for e in write_errors)
+    )
+
+
+class MongoStore:
+    """`Store` over MongoDB; `open()` connects and creates the indexes."""
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        database: str = "llm_gateway",
+        metadata_index_keys: Sequence[str] = (),
+        client: Any = None,
+    ) -> None:
+        self._uri = uri
+        self._database = database
+        self._metadata_index_keys = tuple(metadata_index_keys)
+        self._client: AsyncMongoClient[dict[str, Any]] | None = client
+        self._owns_client = client is None
+        self._collections: tuple[Collection, Collection] | None = None
+
+    @property
+    def _logs(self) -> Collection:
+        return self._opened()[0]
+
+    @property
+    def _keys(self) -> Collection:
+        return self._opened()[1]
+
+    def _opened(self) -> tuple[Collection, Collection]:
+        if self._collections is None:
+            raise RuntimeError("MongoStore is not open")
+        return self._collections
+
+    async def open(self) -> None:
+        if self._client is None:
+            self._client = AsyncMongoClient[dict[str, Any]](self._uri)
+        db = self._client[self._database]
+        self._collections = (db["logs"], db["api_keys"])
+        await self._keys.create_index([("digest", ASCENDING)], unique=True, name="digest")
+        await self._keys.create_index(
+            [("subject", ASCENDING), ("created_at", DESCENDING)], name="subject_created_at"
+        )
+        for name, keys in LOG_INDEXES:
+            await self._logs.create_index(keys, name=name)
+        for key in self._metadata_index_keys:
+            await self._logs.create_index(
+                [(f"metadata.{key}", ASCENDING), ("created_at", DESCENDING)],
+                name=f"metadata.{key}_created_at",
+            )
+
+    async def close(self) -> None:
+        self._collections = None
+        if self._client is not None and self._owns_client:
+            await self._client.close()
+            self._client = None
+
+    # --- API keys
+    async def insert_key(self, key: ApiKeyRecord) -> None:
+        await self._keys.insert_one(key_document(key))
+
+    async def find_key_by_digest(self, digest: str) -> ApiKeyRecord | None:
+        doc = await self._keys.find_one({"digest": digest})
+        return None if doc is None else key_record(doc)
+
+    async def get_key(self, key_id: str) -> ApiKeyRecord | None:
+        doc = await self._keys.find_one({"_id": key_id})
+        return None if doc is None else key_record(doc)
+
+    async def list_keys(
+        self, *, subject: str | None = None, include_revoked: bool = False
+    ) -> list[ApiKeyRecord]:
+        flt: dict[str, Any] = {}
+        if subject is not None:
+            flt["subject"] = subject
+        if not include_revoked:
+            flt["revoked_at"] = None  # null or missing
+        cursor = self._keys.find(flt).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+        return [key_record(doc) async for doc in cursor]
+
+    async def update_key(self, key: ApiKeyRecord) -> None:
+        await self._keys.replace_one({"_id": key.id}, key_document(key))
+
+    async def touch_keys(self, last_used: Mapping[str, int]) -> None:
+        await asyncio.gather(
+            *(
+                self._keys.update_one({"_id": key_id}, {"$set": {"last_used_at": at}})
+                for key_id, at in last_used.items()
+            )
+        )
+
+    # --- request logs
+    async def insert_logs(self, records: Sequence[LogRecord]) -> None:
+        if not records:
+            return
+        try:
+            await self._logs.insert_many([log_document(r) for r in records], ordered=False)
+        except BulkWriteError as error:
+            if not only_duplicates(error):
+                raise
+
+    async def query_logs(self, query: LogQuery) -> LogPage:
+        flt = query_filter(query)
+        if query.limit <= 0:  # MongoDB reads limit 0 as "no limit"
+            return LogPage(records=[], total=await self._logs.count_documents(flt))
+        cursor = (
+            self._logs.find(flt).sort(sort_spec(query.sort)).skip(query.offset).limit(query.limit)
+        )
+        docs, total = await asyncio.gather(cursor.to_list(), self._logs.count_documents(flt))
+        return LogPage(records=[log_record(doc) for doc in docs], total=total)
+
+    async def get_log(self, log_id: str, scope: LogScope | None = None) -> LogRecord | None:
+        flt: dict[str, Any] = {"_id": log_id}
+        if scope is not None:
+            flt = {"$and": [flt, scope_document(scope)]}
+        doc = await self._logs.find_one(flt)
+        return None if doc is None else log_record(doc)
+
+    async def delete_logs_before(self, created_before: int, *, batch_size: int) -> int:
+        if batch_size <= 0:
+            return 0
+        # Only the ids of one batch, oldest first, are read.
+        cursor = (
+            self._logs.find({"created_at": {"$lt": created_before}}, {"_id": 1})
+            .sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+            .limit(batch_size)
+        )
+        ids = [doc["_id"] async for doc in cursor]
+        if not ids:
+            return 0
+        result = await self._logs.delete_many({"_id": {"$in": ids}})
+        return int(result.deleted_count)
