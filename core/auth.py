@@ -1,4 +1,9 @@
-"""API keys: who is calling. Secrets are compared as SHA-256 digests and never kept in clear."""
+"""API keys: who is calling. Secrets are compared as SHA-256 digests and never kept in clear.
+
+Order of lookup: the admin key, then keys declared in the config, then the store, through a
+TTL cache of both answers (so a revoked key keeps working on another instance for at most
+`cache_ttl_seconds`). Unknown, malformed, expired and revoked keys all fail alike.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,14 @@ from dataclasses import dataclass
 
 from core.config.models import ApiKeyEntry
 from core.errors import Unauthenticated
+from core.identity.cache import TtlCache
+from core.identity.clock import Clock, epoch_ms, system_clock
+from core.identity.usage import LastUsed
+from core.store.base import ApiKeyRecord, Store
 
 ADMIN_SUBJECT = "user:admin"
+INVALID_KEY = "invalid API key"
+MISSING_KEY = "missing API key: send `Authorization: Bearer <key>`"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,23 +44,99 @@ def key_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-class KeyRing:
-    """Maps bearer tokens to principals."""
+@dataclass(frozen=True, slots=True)
+class _Known:
+    record: ApiKeyRecord
+    principal: Principal
 
-    def __init__(self, admin_key: str, entries: Iterable[ApiKeyEntry] = ()) -> None:
-        self._admin_digest = key_digest(admin_key).encode()
-        self._by_digest = {e.sha256: Principal(e.subject, e.id) for e in entries}
+
+class Authenticator:
+    """Maps bearer tokens to principals; `start()`/`stop()` run the last-use writer."""
+
+    def __init__(
+        self,
+        store: Store,
+        admin_key: str,
+        config_keys: Iterable[ApiKeyEntry] = (),
+        *,
+        cache_ttl_seconds: float = 5.0,
+        clock: Clock = system_clock,
+        max_cached_keys: int = 100_000,
+        max_cached_unknown: int = 10_000,
+        last_used: LastUsed | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._admin_digest = key_digest(admin_key)
         self._admin = Principal(ADMIN_SUBJECT, "admin", is_admin=True)
+        self._configured = {e.sha256: Principal(e.subject, e.id) for e in config_keys}
+        self._known = TtlCache[str, _Known](
+            ttl_seconds=cache_ttl_seconds, max_entries=max_cached_keys, clock=clock
+        )
+        # Bounded so a flood of garbage keys cannot grow memory.
+        self._unknown = TtlCache[str, bool](
+            ttl_seconds=cache_ttl_seconds, max_entries=max_cached_unknown, clock=clock
+        )
+        self._last_used = last_used or LastUsed(store, clock=clock)
 
-    def authenticate(self, authorization: str | None) -> Principal:
+    async def authenticate(self, authorization: str | None) -> Principal:
         """Resolves an `authorization` header value; raises Unauthenticated, never saying why."""
         if not authorization or not authorization.startswith("Bearer "):
-            raise Unauthenticated("missing API key: send `Authorization: Bearer <key>`")
+            raise Unauthenticated(MISSING_KEY)
+        # Every key is hashed and looked up the same way, whatever its shape: the work done
+        # does not tell a malformed key from an unknown, expired or revoked one.
         digest = key_digest(authorization[7:].strip())
-        # Digests are compared, not secrets, so a lookup leaks nothing usable about a key.
-        if hmac.compare_digest(digest.encode(), self._admin_digest):
+        if hmac.compare_digest(digest, self._admin_digest):
             return self._admin
-        principal = self._by_digest.get(digest)
-        if principal is None:
-            raise Unauthenticated("invalid API key")
-        return principal
+        configured = self._configured.get(digest)
+        if configured is not None:
+            return configured
+        known = await self._lookup(digest)
+        now = epoch_ms(self._clock)
+        if known is None or not _usable(known.record, digest, now):
+            raise Unauthenticated(INVALID_KEY)
+        self._last_used.note(known.record.id, now)
+        return known.principal
+
+    def forget(self, digest: str) -> None:
+        """Drops a digest from the cache (after a local revoke or rotate)."""
+        self._known.discard(digest)
+        self._unknown.discard(digest)
+
+    def start(self) -> None:
+        """Starts writing last-use times in the background."""
+        self._last_used.start()
+
+    async def stop(self) -> None:
+        """Stops the writer, flushing what it buffered."""
+        await self._last_used.stop()
+
+    async def _lookup(self, digest: str) -> _Known | None:
+        known = self._known.get(digest)
+        if known is not None:
+            return known
+        if self._unknown.get(digest):
+            return None
+        record = await self._store.find_key_by_digest(digest)
+        if record is None:
+            self._unknown.put(digest, True)
+            return None
+        known = _Known(record, _principal(record))
+        self._known.put(digest, known)
+        return known
+
+
+def _usable(record: ApiKeyRecord, digest: str, now: int) -> bool:
+    matches = hmac.compare_digest(record.digest, digest)
+    expired = record.expires_at is not None and record.expires_at <= now
+    return matches and not expired and record.revoked_at is None
+
+
+def _principal(record: ApiKeyRecord) -> Principal:
+    return Principal(
+        subject=record.subject,
+        key_id=record.id,
+        teams=record.teams,
+        admin_teams=record.admin_teams,
+        models=record.models,
+    )

@@ -13,7 +13,7 @@ import grpc
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
-from core.auth import KeyRing, Principal
+from core.auth import Authenticator, Principal
 from core.errors import ERROR_DOMAIN, GatewayError, InternalError
 
 log = logging.getLogger(__name__)
@@ -65,8 +65,8 @@ async def abort_with(context: grpc.aio.ServicerContext[Any, Any], error: Gateway
 class GatewayInterceptor(grpc.aio.ServerInterceptor):
     """Wraps each gateway RPC once; the wrapped handlers are cached per method."""
 
-    def __init__(self, keys: KeyRing) -> None:
-        self._keys = keys
+    def __init__(self, auth: Authenticator) -> None:
+        self._auth = auth
         self._wrapped: dict[str, Handler] = {}
 
     async def intercept_service(
@@ -100,7 +100,7 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):
             )
         return handler  # pragma: no cover - the gateway declares no client-streaming RPCs
 
-    def _enter(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+    async def _enter(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         authorization = None
         request_id = ""
         for key, value in context.invocation_metadata() or ():
@@ -109,12 +109,12 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):
             elif key == "x-request-id" and isinstance(value, str) and _REQUEST_ID_OK.match(value):
                 request_id = value
         _request_id.set(request_id or uuid.uuid4().hex)
-        _principal.set(self._keys.authenticate(authorization))
+        _principal.set(await self._auth.authenticate(authorization))
 
     def _unary(self, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def wrapper(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             try:
-                self._enter(context)
+                await self._enter(context)
                 return await behavior(request, context)
             except GatewayError as error:
                 await abort_with(context, error)
@@ -128,7 +128,7 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):
     ) -> Callable[..., AsyncIterator[Any]]:
         async def wrapper(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             try:
-                self._enter(context)
+                await self._enter(context)
                 async for response in behavior(request, context):
                     yield response
             except GatewayError as error:

@@ -1,4 +1,4 @@
-"""`llm-gateway serve|core|facade`: the one composition root of core and facade."""
+"""`llm-gateway serve|core|facade|keys`: the one composition root of core and facade."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from core.config.loader import ConfigError, load_config
 from core.config.settings import Settings
+from gateway_cli.keys import add_keys_parser, run_keys
 from gateway_cli.runner import Endpoints, data_dir_ready, serve
 
 
@@ -24,6 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("serve", help="run core and the HTTP facade in one process")
     commands.add_parser("core", help="run only the gRPC core")
     commands.add_parser("facade", help="run only the HTTP facade (GATEWAY_CORE_TARGET names core)")
+    add_keys_parser(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -37,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, ValidationError) as exc:
         print(f"llm-gateway: {exc}", file=sys.stderr)
         return 2
+    if args.command == "keys":
+        return run_keys(args, settings, config)
     run_core = args.command in ("serve", "core")
     run_facade = args.command in ("serve", "facade")
     try:

@@ -36,14 +36,18 @@ def run_gateway(
     *,
     admin_key: str = ADMIN_KEY,
     max_body_bytes: int | None = None,
+    data_dir: Path | None = None,
 ) -> Iterator[RunningGateway]:
-    """Starts core and facade on their own loop; stops them (gracefully) on exit."""
+    """Starts core and facade on their own loop; stops them (gracefully) on exit.
+
+    The store lives in `data_dir` (a fresh temporary directory when None).
+    """
     config = parse_config(config_yaml, source="<test config>")
-    with TemporaryDirectory() as data_dir:
+    with TemporaryDirectory() as temporary:
         overrides = {} if max_body_bytes is None else {"max_body_bytes": max_body_bytes}
         settings = Settings(
             config=Path("unused.yaml"),
-            data_dir=Path(data_dir),
+            data_dir=data_dir or Path(temporary),
             admin_key=admin_key,
             http_port=0,
             grpc_port=0,

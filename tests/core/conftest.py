@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
+from tempfile import TemporaryDirectory
 
 import grpc
 import pytest
@@ -12,7 +14,10 @@ from core.config.loader import parse_config
 from core.config.models import ProviderAccount
 from core.providers.base import Provider
 from core.providers.factory import build_provider
+from core.recording import CallRecorder
 from core.server import build_core
+from core.store.base import Store
+from core.store.sqlite import SqliteStore
 from gateway.v1 import route_service_pb2_grpc
 
 CORE_CONFIG = """
@@ -40,23 +45,38 @@ class CoreHandle:
     target: str
     channel: grpc.aio.Channel
     route: route_service_pb2_grpc.RouteServiceStub
+    store: Store
 
 
 async def start_core(
     config_yaml: str = CORE_CONFIG,
     provider_factory: Callable[[ProviderAccount, str | None], Provider] = build_provider,
+    *,
+    recorder: CallRecorder | None = None,
+    key_cache_ttl_seconds: float = 5.0,
 ) -> AsyncIterator[CoreHandle]:
-    core = build_core(
-        parse_config(config_yaml),
-        admin_key=ADMIN_KEY,
-        address="127.0.0.1:0",
-        provider_factory=provider_factory,
-    )
-    await core.start()
-    target = f"127.0.0.1:{core.port}"
-    async with grpc.aio.insecure_channel(target) as channel:
-        yield CoreHandle(target, channel, route_service_pb2_grpc.RouteServiceStub(channel))
-    await core.stop(grace=1)
+    """A core on an ephemeral port over a SQLite store in a fresh temporary directory."""
+    with TemporaryDirectory() as data_dir:
+        store = SqliteStore(Path(data_dir) / "gateway.db")
+        await store.open()
+        core = build_core(
+            parse_config(config_yaml),
+            admin_key=ADMIN_KEY,
+            address="127.0.0.1:0",
+            store=store,
+            key_cache_ttl_seconds=key_cache_ttl_seconds,
+            recorder=recorder,
+            provider_factory=provider_factory,
+        )
+        await core.start()
+        target = f"127.0.0.1:{core.port}"
+        try:
+            async with grpc.aio.insecure_channel(target) as channel:
+                stub = route_service_pb2_grpc.RouteServiceStub(channel)
+                yield CoreHandle(target, channel, stub, store)
+        finally:
+            await core.stop(grace=1)
+            await store.close()
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Identity: API keys (creation, rules, caching, last use) behind the store port."""
