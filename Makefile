@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: run test lint gen check-protos bench clean
+.PHONY: run test lint gen check-protos bench bench-logs bench-logs-query clean
 
 $(BIN)/.installed-run: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,14 @@ check-protos: $(BIN)/.installed-dev
 
 bench: $(BIN)/.installed-dev
 	$(PY) -m bench.throughput
+
+## Log records/s into SQLite through the log pipeline vs. the store alone (200,000 records).
+bench-logs: $(BIN)/.installed-dev
+	$(PY) -m bench.log_ingest $(BENCH_ARGS)
+
+## Log API latency (p50/p95) over 1,000,000 SQLite records, through HTTP and on the store directly.
+bench-logs-query: $(BIN)/.installed-dev
+	$(PY) -m bench.log_query $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .gateway .pytest_cache .mypy_cache .ruff_cache .coverage

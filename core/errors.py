@@ -6,6 +6,8 @@
     ├── PermissionDenied          PERMISSION_DENIED  403  permission_denied
     │   └── ModelNotAllowed       PERMISSION_DENIED  403  model_not_allowed
     ├── ModelNotFound             NOT_FOUND          404  model_not_found
+    ├── KeyNotFound               NOT_FOUND          404  key_not_found
+    ├── LogNotFound               NOT_FOUND          404  log_not_found
     ├── PayloadTooLarge           INVALID_ARGUMENT   413  payload_too_large
     ├── RateLimited               RESOURCE_EXHAUSTED 429  rate_limited
     ├── UpstreamRejected          (by status)        4xx  upstream_rejected   provider said 4xx
@@ -86,6 +88,22 @@ class ModelNotFound(GatewayError):
     grpc_code = grpc.StatusCode.NOT_FOUND
     http_status = 404
     reason = "model_not_found"
+
+
+class LogNotFound(GatewayError):
+    """No request-log record with this id is visible to the caller."""
+
+    grpc_code = grpc.StatusCode.NOT_FOUND
+    http_status = 404
+    reason = "log_not_found"
+
+
+class KeyNotFound(GatewayError):
+    """No API key has the given id."""
+
+    grpc_code = grpc.StatusCode.NOT_FOUND
+    http_status = 404
+    reason = "key_not_found"
 
 
 class PayloadTooLarge(GatewayError):

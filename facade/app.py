@@ -9,6 +9,8 @@ from fastapi import FastAPI
 
 from facade.errors import install_error_handlers
 from facade.health import attach_health
+from facade.keys import attach_keys
+from facade.logs import attach_logs
 from facade.openai import attach_router
 from facade.settings import FacadeSettings
 from gateway_client import GatewayClient
@@ -33,4 +35,6 @@ def create_app(settings: FacadeSettings, client: GatewayClient) -> FastAPI:
     install_error_handlers(app)
     attach_health(app)
     attach_router(app)
+    attach_keys(app)
+    attach_logs(app)
     return app

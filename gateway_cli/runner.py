@@ -9,12 +9,18 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from wsgiref.simple_server import WSGIServer
 
 import uvicorn
+from prometheus_client import CollectorRegistry, make_asgi_app, start_http_server
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.config.loader import GatewayConfig
 from core.config.settings import Settings
+from core.logs import RequestLogs, build_request_logs
+from core.metrics import build_metrics
 from core.server import build_core
+from core.store.factory import open_store
 from facade.app import create_app
 from facade.settings import FacadeSettings
 from gateway_cli.http_server import HttpServer
@@ -57,17 +63,38 @@ async def serve(
     key = admin_key(settings)
     stop = stop or asyncio.Event()
     core = None
+    store = None
+    logs: RequestLogs | None = None
+    registry: CollectorRegistry | None = None
     grpc_target = settings.core_target
     if run_core:
-        core = build_core(
-            config,
-            admin_key=key,
-            address=f"{settings.host}:{settings.grpc_port}",
-            max_message_bytes=settings.grpc_max_message_bytes,
-        )
-        await core.start()
+        store = open_store(uri=settings.store_uri, data_dir=settings.data_dir)
+        await store.open()
+        registry = CollectorRegistry()
+        try:
+            # Replays a journal a previous run left, in the background, before any new record.
+            logs = build_request_logs(store, config, settings, build_metrics(registry))
+            logs.start()
+            core = build_core(
+                config,
+                admin_key=key,
+                address=f"{settings.host}:{settings.grpc_port}",
+                store=store,
+                key_cache_ttl_seconds=settings.key_cache_ttl_seconds,
+                recorder=logs.recorder,
+                log_sink=logs.pipeline.submit,
+                max_message_bytes=settings.grpc_max_message_bytes,
+            )
+            await core.start()
+        except BaseException:
+            if logs is not None:
+                await logs.stop()
+            await store.close()
+            raise
         grpc_target = f"{settings.host}:{core.port}"
+    metrics_server: WSGIServer | None = None
     try:
+        metrics_server = _serve_metrics(settings, registry)
         if run_facade:
             await _serve_facade(
                 settings,
@@ -76,6 +103,7 @@ async def serve(
                 grpc_target if run_core else None,
                 on_ready,
                 stop,
+                registry,
             )
         else:
             on_ready(Endpoints(None, grpc_target, key))
@@ -83,6 +111,14 @@ async def serve(
     finally:
         if core is not None:
             await core.stop(settings.shutdown_grace_seconds)
+        if logs is not None:
+            # After in-flight calls ended: their records are queued; write them, or journal them.
+            await logs.stop()
+        if store is not None:
+            await store.close()
+        if metrics_server is not None:
+            await asyncio.to_thread(metrics_server.shutdown)  # waits for its poll loop (<0.5 s)
+            metrics_server.server_close()
 
 
 async def _serve_facade(
@@ -92,9 +128,12 @@ async def _serve_facade(
     grpc_target: str | None,
     on_ready: Callable[[Endpoints], None],
     stop: asyncio.Event,
+    registry: CollectorRegistry | None = None,
 ) -> None:
     client = GatewayClient(target, timeout=None)
-    app = create_app(FacadeSettings(max_body_bytes=settings.max_body_bytes), client)
+    app: ASGIApp = create_app(FacadeSettings(max_body_bytes=settings.max_body_bytes), client)
+    if registry is not None:
+        app = _with_metrics(app, registry)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -114,6 +153,27 @@ async def _serve_facade(
         await server.serve()
     finally:
         watcher.cancel()
+
+
+def _with_metrics(app: ASGIApp, registry: CollectorRegistry) -> ASGIApp:
+    """`GET /metrics` (exactly, no redirect) from core's registry; the facade never imports core."""
+    metrics = make_asgi_app(registry=registry)
+
+    async def composed(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/metrics":
+            await metrics(scope, receive, send)
+        else:
+            await app(scope, receive, send)
+
+    return composed
+
+
+def _serve_metrics(settings: Settings, registry: CollectorRegistry | None) -> WSGIServer | None:
+    """GATEWAY_METRICS_PORT: Prometheus metrics on their own port (a thread), e.g. for `core`."""
+    if settings.metrics_port is None or registry is None:
+        return None
+    server, _ = start_http_server(settings.metrics_port, addr=settings.host, registry=registry)
+    return server
 
 
 async def _exit_on(stop: asyncio.Event, server: uvicorn.Server) -> None:

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     """`mongodb://...` to keep keys and logs in MongoDB (GATEWAY_STORE_URI); unset: SQLite."""
     admin_key: SecretStr | None = None
     """Admin API key (GATEWAY_ADMIN_KEY); generated once into the data dir when unset."""
+    key_cache_ttl_seconds: float = Field(default=5.0, ge=0)
+    """How long a key lookup is cached (GATEWAY_KEY_CACHE_TTL_SECONDS): the bound on how long
+    a key revoked elsewhere keeps working on this instance; 0 checks the store every call."""
     host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
     grpc_port: int = Field(default=50051, ge=0, le=65535)
@@ -29,3 +32,16 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     grpc_max_message_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    log_queue_size: int = Field(default=10_000, ge=0)
+    """Log records held in memory for the writer; beyond it they go to the journal (0: always)."""
+    log_batch_size: int = Field(default=500, ge=1)
+    """Most log records per store insert."""
+    log_flush_interval_seconds: float = Field(default=0.2, gt=0)
+    """Longest a log record waits in memory for its batch to fill."""
+    log_drain_seconds: float = Field(default=10.0, ge=0)
+    """At shutdown, how long to keep writing queue and journal to the store; the rest stays
+    in the journal (under the data dir) for the next start."""
+    log_retention_days: float = Field(default=30.0, ge=0)
+    """Log records older than this are deleted in the background; 0 keeps them forever."""
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    """Serves Prometheus metrics on this port (GATEWAY_METRICS_PORT); `serve` also has /metrics."""

@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import grpc
+import orjson
 
 from core.access import ensure_model_allowed
-from core.errors import GatewayError, InternalError
+from core.errors import GatewayError, InternalError, InvalidRequest
 from core.interceptors import current_principal, current_request_id
 from core.models import ModelRegistry
 from core.pipeline import ChatPipeline, ChatRun
@@ -19,6 +20,9 @@ from gateway.v1 import route_service_pb2 as pb, route_service_pb2_grpc as pb_grp
 from gateway.v1.chat_pb2 import ChatResult
 
 Context = grpc.aio.ServicerContext[Any, Any]
+
+METADATA_KEY = "x-tfy-metadata"
+MAX_METADATA_VALUE_CHARS = 128
 
 _KINDS = {"chat": pb.MODEL_KIND_CHAT, "embedding": pb.MODEL_KIND_EMBEDDING}
 
@@ -37,7 +41,7 @@ class RouteServicer(pb_grpc.RouteServiceServicer):
         self._recorder = recorder or NullRecorder()
 
     async def Route(self, request: pb.RouteRequest, context: Context) -> pb.RouteResponse:
-        call = _call_context(request.metadata, stream=False)
+        call = _call_context(request.metadata, context, stream=False)
         trace = self._recorder.chat(call, request.params)
         try:
             run = self._pipeline.start(
@@ -62,7 +66,7 @@ class RouteServicer(pb_grpc.RouteServiceServicer):
     async def StreamRoute(
         self, request: pb.StreamRouteRequest, context: Context
     ) -> AsyncIterator[pb.StreamRouteResponse]:
-        call = _call_context(request.metadata, stream=True)
+        call = _call_context(request.metadata, context, stream=True)
         trace = self._recorder.chat(call, request.params)
         try:
             run = self._pipeline.start(
@@ -107,7 +111,7 @@ class RouteServicer(pb_grpc.RouteServiceServicer):
         )
 
     async def Embed(self, request: pb.EmbedRequest, context: Context) -> pb.EmbedResponse:
-        call = _call_context(request.metadata, stream=False)
+        call = _call_context(request.metadata, context, stream=False)
         trace = self._recorder.embed(call, request)
         try:
             ensure_model_allowed(call.principal, request.model)
@@ -127,15 +131,44 @@ class RouteServicer(pb_grpc.RouteServiceServicer):
             trace.finish()
 
 
-def _call_context(metadata: Mapping[str, str], *, stream: bool) -> CallContext:
+def _call_context(metadata: Mapping[str, str], context: Context, *, stream: bool) -> CallContext:
     return CallContext(
         request_id=current_request_id(),
         principal=current_principal(),
-        metadata=dict(metadata),
+        metadata=_metadata(metadata, context),
         stream=stream,
         created_at=time.time_ns() // 1_000_000,
         started_ns=time.perf_counter_ns(),
     )
+
+
+def _metadata(typed: Mapping[str, str], context: Context) -> dict[str, str]:
+    """The typed field, else `x-tfy-metadata` call metadata (JSON); checked as the facade does."""
+    if typed:
+        found: Any = dict(typed)
+    else:
+        raw = next((v for k, v in context.invocation_metadata() or () if k == METADATA_KEY), None)
+        if raw is None:
+            return {}
+        try:
+            found = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            found = None
+        if not isinstance(found, dict):
+            raise _bad_metadata(f"{METADATA_KEY} must be a JSON object of string values")
+    for key, value in found.items():
+        if not isinstance(value, str):
+            raise _bad_metadata(f"{METADATA_KEY} value of key {key!r} must be a string")
+        if len(value) > MAX_METADATA_VALUE_CHARS:
+            raise _bad_metadata(
+                f"{METADATA_KEY} value of key {key!r} is longer than "
+                f"{MAX_METADATA_VALUE_CHARS} characters"
+            )
+    return found  # type: ignore[no-any-return]
+
+
+def _bad_metadata(message: str) -> InvalidRequest:
+    return InvalidRequest(message, param=METADATA_KEY)
 
 
 def _report(trace: CallTrace, error: BaseException) -> None:

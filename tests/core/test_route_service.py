@@ -256,12 +256,13 @@ async def test_health_and_reflection_need_no_key(core: CoreHandle) -> None:
         assert answer.status == health_pb2.HealthCheckResponse.SERVING
 
 
-async def test_declared_log_service_answers_unimplemented(core: CoreHandle) -> None:
+async def test_log_service_is_served(core: CoreHandle) -> None:
     stub = log_service_pb2_grpc.LogServiceStub(core.channel)
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.GetLog(log_service_pb2.GetLogRequest(id="x"), metadata=auth())
-    assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert error_info(raised.value).metadata["http_status"] == "501"
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    assert error_info(raised.value).reason == "log_not_found"
+    assert error_info(raised.value).metadata["http_status"] == "404"
 
 
 class BrokenProvider(MockProvider):

@@ -28,6 +28,8 @@ from ._errors import (
     UpstreamUnavailableError,
     from_rpc_error,
 )
+from ._keys import KeysClient
+from ._logs import LogsClient, log_filter, log_sort
 from ._stream import ChatStream, StreamInfo
 
 __all__ = [
@@ -42,6 +44,8 @@ __all__ = [
     "GatewayError",
     "InternalError",
     "InvalidRequestError",
+    "KeysClient",
+    "LogsClient",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -51,4 +55,6 @@ __all__ = [
     "UpstreamUnavailableError",
     "UseClientDefault",
     "from_rpc_error",
+    "log_filter",
+    "log_sort",
 ]

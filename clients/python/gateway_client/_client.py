@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 import grpc
 
@@ -15,6 +15,10 @@ from gateway.v1 import chat_pb2, route_service_pb2, route_service_pb2_grpc
 
 from ._errors import AuthenticationError, InvalidRequestError, from_rpc_error
 from ._stream import REQUEST_ID_KEY, RESOLVED_MODEL_KEY, ChatStream
+
+if TYPE_CHECKING:
+    from ._keys import KeysClient
+    from ._logs import LogsClient
 
 __all__ = ["USE_CLIENT_DEFAULT", "GatewayClient", "RouteResult", "UseClientDefault"]
 
@@ -230,6 +234,20 @@ class GatewayClient:
                 metadata=self._call_metadata(api_key, request_id),
                 timeout=self._deadline(timeout),
             )
+
+    @property
+    def keys(self) -> KeysClient:
+        """The admin calls of `KeyService`: create, list, revoke and rotate API keys."""
+        from ._keys import KeysClient  # _keys builds on this module
+
+        return KeysClient(self)
+
+    @property
+    def logs(self) -> LogsClient:
+        """Request logs (`LogService`): `list`, `get`, and `log` a call made elsewhere."""
+        from ._logs import LogsClient  # _logs builds on this module
+
+        return LogsClient(self)
 
     def _route_stub(self) -> route_service_pb2_grpc.RouteServiceAsyncStub:
         if self._stub is None:

@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from gateway.v1 import log_pb2 as gateway_dot_v1_dot_log__pb2
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cgateway/v1/log_service.proto\x12\ngateway.v1\x1a\x14gateway/v1/log.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"5\n\nLogRequest\x12\'\n\tlog_entry\x18\x01 \x01(\x0b\x32\x14.gateway.v1.LogEntry\"\x19\n\x0bLogResponse\x12\n\n\x02id\x18\x01 \x01(\t\"\xa6\x02\n\x0fListLogsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06models\x18\x05 \x03(\t\x12\x10\n\x08subjects\x18\x06 \x03(\t\x12;\n\x08metadata\x18\x07 \x03(\x0b\x32).gateway.v1.ListLogsRequest.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"j\n\x10ListLogsResponse\x12)\n\x0blog_entries\x18\x01 \x03(\x0b\x32\x14.gateway.v1.LogEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x03\"\x1b\n\rGetLogRequest\x12\n\n\x02id\x18\x01 \x01(\t\"9\n\x0eGetLogResponse\x12\'\n\tlog_entry\x18\x01 \x01(\x0b\x32\x14.gateway.v1.LogEntry2\xd6\x01\n\nLogService\x12\x36\n\x03Log\x12\x16.gateway.v1.LogRequest\x1a\x17.gateway.v1.LogResponse\x12J\n\x08ListLogs\x12\x1b.gateway.v1.ListLogsRequest\x1a\x1c.gateway.v1.ListLogsResponse\"\x03\x90\x02\x01\x12\x44\n\x06GetLog\x12\x19.gateway.v1.GetLogRequest\x1a\x1a.gateway.v1.GetLogResponse\"\x03\x90\x02\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cgateway/v1/log_service.proto\x12\ngateway.v1\x1a\x14gateway/v1/log.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"5\n\nLogRequest\x12\'\n\tlog_entry\x18\x01 \x01(\x0b\x32\x14.gateway.v1.LogEntry\"\x19\n\x0bLogResponse\x12\n\n\x02id\x18\x01 \x01(\t\"\x92\x03\n\x0fListLogsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06models\x18\x05 \x03(\t\x12\x10\n\x08subjects\x18\x06 \x03(\t\x12;\n\x08metadata\x18\x07 \x03(\x0b\x32).gateway.v1.ListLogsRequest.MetadataEntry\x12+\n\x07\x66ilters\x18\x08 \x03(\x0b\x32\x1a.gateway.v1.LogFieldFilter\x12-\n\x0bsort_fields\x18\t \x03(\x0b\x32\x18.gateway.v1.LogSortField\x12\x0e\n\x06offset\x18\n \x01(\x05\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8d\x01\n\x10ListLogsResponse\x12)\n\x0blog_entries\x18\x01 \x03(\x0b\x32\x14.gateway.v1.LogEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x03\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x0e\n\x06offset\x18\x05 \x01(\x05\"\x1b\n\rGetLogRequest\x12\n\n\x02id\x18\x01 \x01(\t\"9\n\x0eGetLogResponse\x12\'\n\tlog_entry\x18\x01 \x01(\x0b\x32\x14.gateway.v1.LogEntry\"w\n\x0eLogFieldFilter\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12/\n\x08operator\x18\x02 \x01(\x0e\x32\x1d.gateway.v1.LogFilterOperator\x12%\n\x05value\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\"1\n\x0cLogSortField\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x12\n\ndescending\x18\x02 \x01(\x08*\xc1\x02\n\x11LogFilterOperator\x12#\n\x1fLOG_FILTER_OPERATOR_UNSPECIFIED\x10\x00\x12\x1a\n\x16LOG_FILTER_OPERATOR_EQ\x10\x01\x12\x1b\n\x17LOG_FILTER_OPERATOR_NEQ\x10\x02\x12\x1a\n\x16LOG_FILTER_OPERATOR_LT\x10\x03\x12\x1b\n\x17LOG_FILTER_OPERATOR_LTE\x10\x04\x12\x1a\n\x16LOG_FILTER_OPERATOR_GT\x10\x05\x12\x1b\n\x17LOG_FILTER_OPERATOR_GTE\x10\x06\x12\x1a\n\x16LOG_FILTER_OPERATOR_IN\x10\x07\x12\x1e\n\x1aLOG_FILTER_OPERATOR_NOT_IN\x10\x08\x12 \n\x1cLOG_FILTER_OPERATOR_CONTAINS\x10\t2\xd6\x01\n\nLogService\x12\x36\n\x03Log\x12\x16.gateway.v1.LogRequest\x1a\x17.gateway.v1.LogResponse\x12J\n\x08ListLogs\x12\x1b.gateway.v1.ListLogsRequest\x1a\x1c.gateway.v1.ListLogsResponse\"\x03\x90\x02\x01\x12\x44\n\x06GetLog\x12\x19.gateway.v1.GetLogRequest\x1a\x1a.gateway.v1.GetLogResponse\"\x03\x90\x02\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,20 +40,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LOGSERVICE'].methods_by_name['ListLogs']._serialized_options = b'\220\002\001'
   _globals['_LOGSERVICE'].methods_by_name['GetLog']._loaded_options = None
   _globals['_LOGSERVICE'].methods_by_name['GetLog']._serialized_options = b'\220\002\001'
-  _globals['_LOGREQUEST']._serialized_start=99
-  _globals['_LOGREQUEST']._serialized_end=152
-  _globals['_LOGRESPONSE']._serialized_start=154
-  _globals['_LOGRESPONSE']._serialized_end=179
-  _globals['_LISTLOGSREQUEST']._serialized_start=182
-  _globals['_LISTLOGSREQUEST']._serialized_end=476
-  _globals['_LISTLOGSREQUEST_METADATAENTRY']._serialized_start=429
-  _globals['_LISTLOGSREQUEST_METADATAENTRY']._serialized_end=476
-  _globals['_LISTLOGSRESPONSE']._serialized_start=478
-  _globals['_LISTLOGSRESPONSE']._serialized_end=584
-  _globals['_GETLOGREQUEST']._serialized_start=586
-  _globals['_GETLOGREQUEST']._serialized_end=613
-  _globals['_GETLOGRESPONSE']._serialized_start=615
-  _globals['_GETLOGRESPONSE']._serialized_end=672
-  _globals['_LOGSERVICE']._serialized_start=675
-  _globals['_LOGSERVICE']._serialized_end=889
+  _globals['_LOGFILTEROPERATOR']._serialized_start=1021
+  _globals['_LOGFILTEROPERATOR']._serialized_end=1342
+  _globals['_LOGREQUEST']._serialized_start=129
+  _globals['_LOGREQUEST']._serialized_end=182
+  _globals['_LOGRESPONSE']._serialized_start=184
+  _globals['_LOGRESPONSE']._serialized_end=209
+  _globals['_LISTLOGSREQUEST']._serialized_start=212
+  _globals['_LISTLOGSREQUEST']._serialized_end=614
+  _globals['_LISTLOGSREQUEST_METADATAENTRY']._serialized_start=567
+  _globals['_LISTLOGSREQUEST_METADATAENTRY']._serialized_end=614
+  _globals['_LISTLOGSRESPONSE']._serialized_start=617
+  _globals['_LISTLOGSRESPONSE']._serialized_end=758
+  _globals['_GETLOGREQUEST']._serialized_start=760
+  _globals['_GETLOGREQUEST']._serialized_end=787
+  _globals['_GETLOGRESPONSE']._serialized_start=789
+  _globals['_GETLOGRESPONSE']._serialized_end=846
+  _globals['_LOGFIELDFILTER']._serialized_start=848
+  _globals['_LOGFIELDFILTER']._serialized_end=967
+  _globals['_LOGSORTFIELD']._serialized_start=969
+  _globals['_LOGSORTFIELD']._serialized_end=1018
+  _globals['_LOGSERVICE']._serialized_start=1345
+  _globals['_LOGSERVICE']._serialized_end=1559
 # @@protoc_insertion_point(module_scope)

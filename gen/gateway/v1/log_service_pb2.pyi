@@ -7,8 +7,10 @@ from collections import abc as _abc
 from gateway.v1 import log_pb2 as _log_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -19,6 +21,58 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _LogFilterOperator:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _LogFilterOperatorEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LogFilterOperator.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    LOG_FILTER_OPERATOR_UNSPECIFIED: _LogFilterOperator.ValueType  # 0
+    """Not set: rejected."""
+    LOG_FILTER_OPERATOR_EQ: _LogFilterOperator.ValueType  # 1
+    """Equal to the value."""
+    LOG_FILTER_OPERATOR_NEQ: _LogFilterOperator.ValueType  # 2
+    """Not equal to the value."""
+    LOG_FILTER_OPERATOR_LT: _LogFilterOperator.ValueType  # 3
+    """Less than the value (not for bool fields)."""
+    LOG_FILTER_OPERATOR_LTE: _LogFilterOperator.ValueType  # 4
+    """Less than or equal to the value (not for bool fields)."""
+    LOG_FILTER_OPERATOR_GT: _LogFilterOperator.ValueType  # 5
+    """Greater than the value (not for bool fields)."""
+    LOG_FILTER_OPERATOR_GTE: _LogFilterOperator.ValueType  # 6
+    """Greater than or equal to the value (not for bool fields)."""
+    LOG_FILTER_OPERATOR_IN: _LogFilterOperator.ValueType  # 7
+    """Equal to one of the values of a non-empty list."""
+    LOG_FILTER_OPERATOR_NOT_IN: _LogFilterOperator.ValueType  # 8
+    """Equal to none of the values of a non-empty list."""
+    LOG_FILTER_OPERATOR_CONTAINS: _LogFilterOperator.ValueType  # 9
+    """Contains the value as a substring (string fields only)."""
+
+class LogFilterOperator(_LogFilterOperator, metaclass=_LogFilterOperatorEnumTypeWrapper):
+    """How a `LogFieldFilter` compares a field with its value."""
+
+LOG_FILTER_OPERATOR_UNSPECIFIED: LogFilterOperator.ValueType  # 0
+"""Not set: rejected."""
+LOG_FILTER_OPERATOR_EQ: LogFilterOperator.ValueType  # 1
+"""Equal to the value."""
+LOG_FILTER_OPERATOR_NEQ: LogFilterOperator.ValueType  # 2
+"""Not equal to the value."""
+LOG_FILTER_OPERATOR_LT: LogFilterOperator.ValueType  # 3
+"""Less than the value (not for bool fields)."""
+LOG_FILTER_OPERATOR_LTE: LogFilterOperator.ValueType  # 4
+"""Less than or equal to the value (not for bool fields)."""
+LOG_FILTER_OPERATOR_GT: LogFilterOperator.ValueType  # 5
+"""Greater than the value (not for bool fields)."""
+LOG_FILTER_OPERATOR_GTE: LogFilterOperator.ValueType  # 6
+"""Greater than or equal to the value (not for bool fields)."""
+LOG_FILTER_OPERATOR_IN: LogFilterOperator.ValueType  # 7
+"""Equal to one of the values of a non-empty list."""
+LOG_FILTER_OPERATOR_NOT_IN: LogFilterOperator.ValueType  # 8
+"""Equal to none of the values of a non-empty list."""
+LOG_FILTER_OPERATOR_CONTAINS: LogFilterOperator.ValueType  # 9
+"""Contains the value as a substring (string fields only)."""
+Global___LogFilterOperator: _TypeAlias = LogFilterOperator  # noqa: Y015
 
 @_typing.final
 class LogRequest(_message.Message):
@@ -99,10 +153,15 @@ class ListLogsRequest(_message.Message):
     MODELS_FIELD_NUMBER: _builtins.int
     SUBJECTS_FIELD_NUMBER: _builtins.int
     METADATA_FIELD_NUMBER: _builtins.int
+    FILTERS_FIELD_NUMBER: _builtins.int
+    SORT_FIELDS_FIELD_NUMBER: _builtins.int
+    OFFSET_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """Records per page, 1 to 1000; 0 means 25."""
+    """Records per page, 1 to the server's maximum (1000 by default); 0 means 25."""
     page_token: _builtins.str
     """Token from a previous response; empty for the first page."""
+    offset: _builtins.int
+    """Records to skip before the page starts, 0 or more. Set this or `page_token`, not both."""
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
         """Only records created at or after this time."""
@@ -123,6 +182,14 @@ class ListLogsRequest(_message.Message):
     def metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Only records whose metadata has all of these values."""
 
+    @_builtins.property
+    def filters(self) -> _containers.RepeatedCompositeFieldContainer[Global___LogFieldFilter]:
+        """More conditions, all of which a record must meet (ANDed with the typed filters above)."""
+
+    @_builtins.property
+    def sort_fields(self) -> _containers.RepeatedCompositeFieldContainer[Global___LogSortField]:
+        """Sort order, most significant first; empty means `create_time` newest first."""
+
     def __init__(
         self,
         *,
@@ -133,10 +200,13 @@ class ListLogsRequest(_message.Message):
         models: _abc.Iterable[_builtins.str] | None = ...,
         subjects: _abc.Iterable[_builtins.str] | None = ...,
         metadata: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        filters: _abc.Iterable[Global___LogFieldFilter] | None = ...,
+        sort_fields: _abc.Iterable[Global___LogSortField] | None = ...,
+        offset: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "metadata", b"metadata", "models", b"models", "page_size", b"page_size", "page_token", b"page_token", "start_time", b"start_time", "subjects", b"subjects"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "filters", b"filters", "metadata", b"metadata", "models", b"models", "offset", b"offset", "page_size", b"page_size", "page_token", b"page_token", "sort_fields", b"sort_fields", "start_time", b"start_time", "subjects", b"subjects"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -151,10 +221,16 @@ class ListLogsResponse(_message.Message):
     LOG_ENTRIES_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     TOTAL_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    OFFSET_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     """Token for the next page; empty on the last page."""
     total_size: _builtins.int
     """Records matching the filters, all pages together."""
+    page_size: _builtins.int
+    """Records per page the server applied (`page_size`, or its default when 0)."""
+    offset: _builtins.int
+    """Records skipped before this page (from `offset` or `page_token`)."""
     @_builtins.property
     def log_entries(self) -> _containers.RepeatedCompositeFieldContainer[_log_pb2.LogEntry]:
         """Records of this page."""
@@ -165,10 +241,12 @@ class ListLogsResponse(_message.Message):
         log_entries: _abc.Iterable[_log_pb2.LogEntry] | None = ...,
         next_page_token: _builtins.str = ...,
         total_size: _builtins.int = ...,
+        page_size: _builtins.int = ...,
+        offset: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["log_entries", b"log_entries", "next_page_token", b"next_page_token", "total_size", b"total_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["log_entries", b"log_entries", "next_page_token", b"next_page_token", "offset", b"offset", "page_size", b"page_size", "total_size", b"total_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -219,3 +297,69 @@ class GetLogResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetLogResponse: _TypeAlias = GetLogResponse  # noqa: Y015
+
+@_typing.final
+class LogFieldFilter(_message.Message):
+    """One condition on a log field: `field operator value`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_FIELD_NUMBER: _builtins.int
+    OPERATOR_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    field: _builtins.str
+    """Field to test. Required. One of `id`, `created_at` (epoch milliseconds), `model`
+    (requested or resolved), `resolved_model`, `provider_account`, `user` (the subject),
+    `key_id`, `team`, `status` (`success` or `error`), `http_status`, `error_code`, `stream`,
+    `input_tokens`, `output_tokens`, `total_tokens`, `cost`, `latency_ms`, `ttft_ms`, or
+    `metadata.<key>`.
+    """
+    operator: Global___LogFilterOperator.ValueType
+    """Comparison. Required."""
+    @_builtins.property
+    def value(self) -> _struct_pb2.Value:
+        """Value compared with: an integer for `created_at`, `http_status` and token counts, a number
+        for `cost`, `latency_ms` and `ttft_ms`, a bool for `stream`, a string otherwise; a
+        non-empty list of those for `IN` and `NOT_IN`.
+        """
+
+    def __init__(
+        self,
+        *,
+        field: _builtins.str = ...,
+        operator: Global___LogFilterOperator.ValueType = ...,
+        value: _struct_pb2.Value | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "operator", b"operator", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LogFieldFilter: _TypeAlias = LogFieldFilter  # noqa: Y015
+
+@_typing.final
+class LogSortField(_message.Message):
+    """One sort key."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_FIELD_NUMBER: _builtins.int
+    DESCENDING_FIELD_NUMBER: _builtins.int
+    field: _builtins.str
+    """Field to sort by: any field `LogFieldFilter.field` accepts. Required."""
+    descending: _builtins.bool
+    """Whether larger values come first; false sorts ascending."""
+    def __init__(
+        self,
+        *,
+        field: _builtins.str = ...,
+        descending: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["descending", b"descending", "field", b"field"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LogSortField: _TypeAlias = LogSortField  # noqa: Y015

@@ -1,0 +1,18 @@
+"""Request logs, write side: every call becomes one record, written off the request path."""
+
+from core.logs.journal import Journal
+from core.logs.pipeline import Deferred, LogPipeline
+from core.logs.retention import Retention
+from core.logs.runtime import RequestLogs, build_request_logs
+from core.logs.trace import LogRecorder, config_prices
+
+__all__ = [
+    "Deferred",
+    "Journal",
+    "LogPipeline",
+    "LogRecorder",
+    "RequestLogs",
+    "Retention",
+    "build_request_logs",
+    "config_prices",
+]

@@ -1,0 +1,59 @@
+"""Request logs assembled for one core process: pipeline, recorder, retention."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.config.loader import GatewayConfig
+from core.config.settings import Settings
+from core.logs.journal import Journal
+from core.logs.pipeline import LogPipeline
+from core.logs.retention import Retention
+from core.logs.trace import LogRecorder, config_prices
+from core.metrics import CoreMetrics
+from core.store.base import Store
+
+JOURNAL_DIR = "journal"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestLogs:
+    """`start()` inside the running loop; `stop()` after core stopped serving (it drains)."""
+
+    pipeline: LogPipeline
+    recorder: LogRecorder
+    retention: Retention | None
+    drain_seconds: float
+
+    def start(self) -> None:
+        self.pipeline.start()
+        if self.retention is not None:
+            self.retention.start()
+
+    async def stop(self) -> None:
+        if self.retention is not None:
+            await self.retention.stop()
+        await self.pipeline.close(self.drain_seconds)
+
+
+def build_request_logs(
+    store: Store, config: GatewayConfig, settings: Settings, metrics: CoreMetrics
+) -> RequestLogs:
+    """Opens the journal under the data dir (whatever a previous run left is replayed first)."""
+    pipeline = LogPipeline(
+        store,
+        Journal(settings.data_dir / JOURNAL_DIR),
+        metrics.logs,
+        queue_size=settings.log_queue_size,
+        batch_size=settings.log_batch_size,
+        flush_interval=settings.log_flush_interval_seconds,
+    )
+    retention = None
+    if settings.log_retention_days > 0:
+        retention = Retention(store, max_age_days=settings.log_retention_days)
+    return RequestLogs(
+        pipeline=pipeline,
+        recorder=LogRecorder(pipeline.submit, config_prices(config), metrics.requests),
+        retention=retention,
+        drain_seconds=settings.log_drain_seconds,
+    )

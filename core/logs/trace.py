@@ -1,0 +1,247 @@
+"""The CallRecorder that logs: each call's trace becomes exactly one LogRecord.
+
+On the request path a trace only keeps references and timestamps; `build()`, which turns the
+protos into JSON bodies and prices the usage, runs later in the log writer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from codec import chat_params_to_json, chat_result_to_json
+from codec.embeddings import embed_request_to_json, embed_response_to_json
+from core.config.loader import GatewayConfig
+from core.config.models import ModelPrice
+from core.errors import GatewayError
+from core.logs.pipeline import Deferred
+from core.metrics import RequestMetrics
+from core.providers.assembler import StreamAssembler
+from core.providers.base import ChatEvent
+from core.recording import CallContext, CallTrace
+from core.store.base import Attempt, LogRecord
+from gateway.v1.chat_pb2 import ChatDelta, ChatParams, ChatResult, Usage
+from gateway.v1.route_service_pb2 import EmbedRequest, EmbedResponse
+
+log = logging.getLogger(__name__)
+
+PriceLookup = Callable[[str, str], ModelPrice | None]
+"""(resolved model `account/model`, kind "chat" | "embedding") -> its price, None if unknown."""
+
+CANCELLED = "cancelled"
+CANCELLED_HTTP_STATUS = 499
+LOG_REQUEST_KEY = "tfy_log_request"
+
+
+def config_prices(config: GatewayConfig) -> PriceLookup:
+    """Prices of the configured models, as `ModelRegistry.resolve` would find them."""
+    table: dict[tuple[str, str], ModelPrice] = {
+        (f"{account.name}/{model.name}", model.kind): model.price
+        for account in config.accounts
+        for model in account.models
+    }
+    return lambda model_id, kind: table.get((model_id, kind))
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecorder:
+    """Hands each finished call to `submit` (the pipeline's, which never blocks or raises)."""
+
+    submit: Callable[[Deferred], None]
+    prices: PriceLookup
+    metrics: RequestMetrics | None = None
+
+    def chat(self, context: CallContext, params: ChatParams) -> CallTrace:
+        return CallLog(self, context, params, None)
+
+    def embed(self, context: CallContext, request: EmbedRequest) -> CallTrace:
+        return CallLog(self, context, None, request)
+
+
+class CallLog:
+    """One call's trace; once finished, the pipeline item whose `build()` makes its record."""
+
+    __slots__ = (
+        "_cancelled",
+        "_context",
+        "_deltas",
+        "_embed_request",
+        "_embedded",
+        "_end_ns",
+        "_error",
+        "_first_ns",
+        "_params",
+        "_provider_account",
+        "_recorder",
+        "_resolved_model",
+        "_result",
+        "_routed_ns",
+    )
+
+    def __init__(
+        self,
+        recorder: LogRecorder,
+        context: CallContext,
+        params: ChatParams | None,
+        embed_request: EmbedRequest | None,
+    ) -> None:
+        self._recorder = recorder
+        self._context = context
+        self._params = params
+        self._embed_request = embed_request
+        self._resolved_model = ""
+        self._provider_account = ""
+        self._routed_ns = 0
+        self._first_ns = 0
+        self._end_ns = 0
+        self._result: ChatResult | None = None
+        self._embedded: EmbedResponse | None = None
+        self._deltas: list[ChatDelta] = []
+        self._error: GatewayError | None = None
+        self._cancelled = False
+
+    # --- CallTrace: cheap, on the request path
+    def routed(self, resolved_model: str, provider_account: str) -> None:
+        self._resolved_model = resolved_model
+        self._provider_account = provider_account
+        self._routed_ns = time.perf_counter_ns()
+
+    def event(self, event: ChatEvent) -> None:
+        if not self._first_ns:
+            self._first_ns = time.perf_counter_ns()
+        if isinstance(event, ChatResult):
+            self._result = event
+            self._deltas.clear()  # the result holds the whole answer
+        elif self._context.stream:
+            self._deltas.append(event)
+
+    def embedded(self, response: EmbedResponse) -> None:
+        self._embedded = response
+
+    def failed(self, error: GatewayError) -> None:
+        self._error = error
+
+    def cancelled(self) -> None:
+        self._cancelled = True
+
+    def finish(self) -> None:
+        try:
+            self._end_ns = time.perf_counter_ns()
+            self._recorder.submit(self)
+        except Exception:  # finish() must never raise into the servicer
+            log.exception("could not queue the log record of %s", self._context.request_id)
+
+    # --- Deferred: in the writer
+    def build(self) -> LogRecord:
+        context = self._context
+        ok = self._error is None and not self._cancelled
+        usage = self._usage()
+        cost = self._cost(usage)
+        status = "success" if ok else "error"
+        http_status, error_code, error_message = self._outcome()
+        latency_ms = (self._end_ns - context.started_ns) / 1e6
+        request_body, response_body = self._bodies()
+        metrics = self._recorder.metrics
+        if metrics is not None:
+            metrics.observe(
+                model=self._resolved_model,
+                provider=self._provider_account,
+                status=status,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cost=cost,
+            )
+        principal = context.principal
+        return LogRecord(
+            id=context.request_id,
+            created_at=context.created_at,
+            model=self._requested_model(),
+            resolved_model=self._resolved_model,
+            provider_account=self._provider_account,
+            subject=principal.subject,
+            key_id=principal.key_id,
+            teams=principal.teams,
+            status=status,
+            http_status=http_status,
+            stream=context.stream,
+            latency_ms=latency_ms,
+            metadata=context.metadata,
+            attempts=self._attempts(http_status, error_code),
+            error_code=error_code,
+            error_message=error_message,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            total_tokens=usage.total_tokens,
+            cost=cost,
+            ttft_ms=(self._first_ns - context.started_ns) / 1e6
+            if context.stream and self._first_ns
+            else None,
+            request_body=request_body,
+            response_body=response_body,
+        )
+
+    def _requested_model(self) -> str:
+        if self._params is not None:
+            return self._params.model
+        return self._embed_request.model if self._embed_request is not None else ""
+
+    def _usage(self) -> Usage:
+        if self._result is not None:
+            return self._result.usage
+        if self._embedded is not None:
+            return self._embedded.usage
+        return Usage()
+
+    def _cost(self, usage: Usage) -> float:
+        if not self._resolved_model or not (usage.input_tokens or usage.output_tokens):
+            return 0.0
+        kind = "chat" if self._params is not None else "embedding"
+        price = self._recorder.prices(self._resolved_model, kind)
+        if price is None:
+            return 0.0
+        return (
+            usage.input_tokens * price.input_per_million
+            + usage.output_tokens * price.output_per_million
+        ) / 1_000_000
+
+    def _outcome(self) -> tuple[int, str, str]:
+        if self._error is not None:
+            return self._error.http_code(), self._error.reason, self._error.message
+        if self._cancelled:
+            return CANCELLED_HTTP_STATUS, CANCELLED, "the caller cancelled the request"
+        return 200, "", ""
+
+    def _attempts(self, http_status: int, error_code: str) -> tuple[Attempt, ...]:
+        if not self._resolved_model:
+            return ()
+        latency_ms = (self._end_ns - (self._routed_ns or self._context.started_ns)) / 1e6
+        return (Attempt(self._resolved_model, http_status, error_code, latency_ms),)
+
+    def _bodies(self) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:
+        if self._context.metadata.get(LOG_REQUEST_KEY) == "false":
+            return None, None
+        try:
+            if self._params is not None:
+                return chat_params_to_json(self._params), self._chat_response()
+            if self._embed_request is not None:
+                response = self._embedded
+                return embed_request_to_json(self._embed_request), (
+                    embed_response_to_json(response) if response is not None else None
+                )
+        except Exception:  # a body that cannot be rendered must not cost the record
+            log.exception("could not render the bodies of %s", self._context.request_id)
+        return None, None
+
+    def _chat_response(self) -> dict[str, Any] | None:
+        if self._result is not None:
+            return chat_result_to_json(self._result)
+        if not self._deltas:
+            return None
+        # A stream cut or cancelled before its result: log what the caller did receive.
+        assembler = StreamAssembler()
+        for delta in self._deltas:
+            assembler.add(delta)
+        return chat_result_to_json(assembler.result(Usage(), model=self._resolved_model))

@@ -1,0 +1,164 @@
+"""LogRecord (core's record of a call) <-> LogEntry (its wire form), and checks on given entries.
+
+Times travel as Timestamp/Duration and bodies as Struct; a record survives the round trip
+(latencies to the nanosecond, body numbers as JSON numbers).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from codec import struct_from_dict, struct_to_dict
+from core.errors import InvalidRequest
+from core.store.base import Attempt, LogRecord
+from gateway.v1 import chat_pb2, log_pb2
+
+MAX_METADATA_VALUE_CHARS = 128
+MAX_ID_CHARS = 128
+
+_STATUS_TO_PROTO = {"success": log_pb2.LOG_STATUS_SUCCESS, "error": log_pb2.LOG_STATUS_ERROR}
+
+
+def record_to_entry(record: LogRecord) -> log_pb2.LogEntry:
+    """The wire form of a stored record."""
+    entry = log_pb2.LogEntry(
+        id=record.id,
+        create_time=timestamp_from_ms(record.created_at),
+        model=record.model,
+        resolved_model=record.resolved_model,
+        provider_account=record.provider_account,
+        attempts=[
+            log_pb2.Attempt(
+                model=a.model,
+                http_status=a.http_status,
+                error_reason=a.error_code,
+                latency=duration_from_ms(a.latency_ms),
+            )
+            for a in record.attempts
+        ],
+        subject=record.subject,
+        key_id=record.key_id,
+        metadata=record.metadata,
+        stream=record.stream,
+        status=_STATUS_TO_PROTO.get(record.status, log_pb2.LOG_STATUS_UNSPECIFIED),
+        error_reason=record.error_code,
+        error_message=record.error_message,
+        usage=chat_pb2.Usage(
+            input_tokens=record.input_tokens,
+            output_tokens=record.output_tokens,
+            total_tokens=record.total_tokens,
+        ),
+        cost=record.cost,
+        latency=duration_from_ms(record.latency_ms),
+        teams=record.teams,
+        http_status=record.http_status,
+    )
+    if record.ttft_ms is not None:
+        entry.time_to_first_token.CopyFrom(duration_from_ms(record.ttft_ms))
+    if record.request_body is not None:
+        entry.request_body.CopyFrom(struct_from_dict(record.request_body))
+    if record.response_body is not None:
+        entry.response_body.CopyFrom(struct_from_dict(record.response_body))
+    return entry
+
+
+def entry_to_record(entry: log_pb2.LogEntry) -> LogRecord:
+    """The record of a wire entry, as given (see `check_entry` for what a caller may send)."""
+    status = "error" if entry.status == log_pb2.LOG_STATUS_ERROR else "success"
+    return LogRecord(
+        id=entry.id,
+        created_at=ms_from_timestamp(entry.create_time),
+        model=entry.model,
+        resolved_model=entry.resolved_model,
+        provider_account=entry.provider_account,
+        subject=entry.subject,
+        key_id=entry.key_id,
+        status=status,
+        http_status=entry.http_status,
+        stream=entry.stream,
+        latency_ms=ms_from_duration(entry.latency),
+        teams=tuple(entry.teams),
+        metadata=dict(entry.metadata),
+        attempts=tuple(
+            Attempt(
+                model=a.model,
+                http_status=a.http_status,
+                error_code=a.error_reason,
+                latency_ms=ms_from_duration(a.latency),
+            )
+            for a in entry.attempts
+        ),
+        error_code=entry.error_reason,
+        error_message=entry.error_message,
+        input_tokens=entry.usage.input_tokens,
+        output_tokens=entry.usage.output_tokens,
+        total_tokens=entry.usage.total_tokens,
+        cost=entry.cost,
+        ttft_ms=(
+            ms_from_duration(entry.time_to_first_token)
+            if entry.HasField("time_to_first_token")
+            else None
+        ),
+        request_body=struct_to_dict(entry.request_body) if entry.HasField("request_body") else None,
+        response_body=(
+            struct_to_dict(entry.response_body) if entry.HasField("response_body") else None
+        ),
+    )
+
+
+def check_entry(entry: log_pb2.LogEntry) -> None:
+    """InvalidRequest naming the first field of a `LogService.Log` entry that cannot be stored."""
+    if len(entry.id) > MAX_ID_CHARS or not entry.id.isprintable():
+        raise InvalidRequest(
+            f"id must be at most {MAX_ID_CHARS} printable characters", param="log_entry.id"
+        )
+    if not entry.model:
+        raise InvalidRequest("model is required (`account/model`)", param="log_entry.model")
+    check_metadata(entry.metadata, param="log_entry.metadata")
+    usage = entry.usage
+    for name in ("input_tokens", "output_tokens", "total_tokens"):
+        if getattr(usage, name) < 0:
+            raise InvalidRequest(f"usage.{name} must be 0 or more", param=f"log_entry.usage.{name}")
+    if not (math.isfinite(entry.cost) and entry.cost >= 0):
+        raise InvalidRequest("cost must be a number, 0 or more", param="log_entry.cost")
+    for name in ("latency", "time_to_first_token"):
+        if getattr(entry, name).seconds < 0 or getattr(entry, name).nanos < 0:
+            raise InvalidRequest(f"{name} must not be negative", param=f"log_entry.{name}")
+    if not 0 <= entry.http_status <= 599:
+        raise InvalidRequest(
+            f"http_status {entry.http_status} is not an HTTP status", param="log_entry.http_status"
+        )
+
+
+def check_metadata(metadata: Mapping[str, str], *, param: str) -> None:
+    """Metadata as X-TFY-METADATA allows it: string values of at most 128 characters."""
+    for key, value in metadata.items():
+        if not key:
+            raise InvalidRequest("metadata keys must not be empty", param=param)
+        if len(value) > MAX_METADATA_VALUE_CHARS:
+            raise InvalidRequest(
+                f"metadata value of key {key!r} is longer than {MAX_METADATA_VALUE_CHARS} "
+                "characters",
+                param=f"{param}.{key}",
+            )
+
+
+def timestamp_from_ms(ms: int) -> Timestamp:
+    return Timestamp(seconds=ms // 1000, nanos=(ms % 1000) * 1_000_000)
+
+
+def ms_from_timestamp(timestamp: Timestamp) -> int:
+    return timestamp.seconds * 1000 + timestamp.nanos // 1_000_000
+
+
+def duration_from_ms(ms: float) -> Duration:
+    nanos = round(ms * 1_000_000)
+    return Duration(seconds=nanos // 1_000_000_000, nanos=nanos % 1_000_000_000)
+
+
+def ms_from_duration(duration: Duration) -> float:
+    return (duration.seconds * 1_000_000_000 + duration.nanos) / 1_000_000

@@ -1,0 +1,219 @@
+"""The log API's JSON <-> `gateway.v1` LogService protos.
+
+Request: `{"filter": {FIELD: [{"key", "value", "operator"}]}, "sort": [{"key", "order"}],
+"limit", "offset"}`, all optional. Only the JSON shape is checked here (objects, lists,
+operator and order names, integer limit/offset); core checks fields, value types and bounds
+and names the ListLogsRequest path at fault, which `json_param` maps back onto this body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf.duration_pb2 import Duration
+
+from codec import CodecError, struct_to_dict, value_from_python
+from gateway.v1 import log_pb2, log_service_pb2 as pb
+
+__all__ = ["ParsedQuery", "entry_to_json", "json_param", "list_request_from_json", "page_to_json"]
+
+_OPERATORS = {
+    name.removeprefix("LOG_FILTER_OPERATOR_"): number
+    for name, number in pb.LogFilterOperator.items()
+    if number != pb.LOG_FILTER_OPERATOR_UNSPECIFIED
+}
+_ORDERS = {"ASC": False, "DESC": True}
+_STATUS = {log_pb2.LOG_STATUS_SUCCESS: "success", log_pb2.LOG_STATUS_ERROR: "error"}
+_BODY_KEYS = frozenset({"filter", "sort", "limit", "offset"})
+_CONDITION_KEYS = frozenset({"key", "value", "operator"})
+_INT32 = (-(2**31), 2**31 - 1)
+
+
+@dataclass(slots=True)
+class ParsedQuery:
+    """The request, plus where each proto filter / sort key came from in the JSON body."""
+
+    request: pb.ListLogsRequest
+    filter_paths: list[str] = field(default_factory=list)
+    sort_paths: list[str] = field(default_factory=list)
+
+
+def list_request_from_json(body: dict[str, Any]) -> ParsedQuery:
+    """A ListLogsRequest from the JSON body; CodecError (400) naming the part of a bad shape."""
+    unknown = sorted(set(body) - _BODY_KEYS)
+    if unknown:
+        raise CodecError(
+            f"unknown key {unknown[0]!r} in the body; use filter, sort, limit and offset",
+            unknown[0],
+        )
+    parsed = ParsedQuery(pb.ListLogsRequest())
+    _read_filters(body.get("filter"), parsed)
+    _read_sort(body.get("sort"), parsed)
+    limit = _int_or_none(body.get("limit"), "limit")
+    if limit is not None:
+        if limit < 1:  # 0 would mean "the default" in the proto
+            raise CodecError(f"limit must be 1 or more; got {limit}", "limit")
+        parsed.request.page_size = _clamp(limit)
+    offset = _int_or_none(body.get("offset"), "offset")
+    if offset is not None:
+        parsed.request.offset = _clamp(offset)
+    return parsed
+
+
+def json_param(param: str | None, parsed: ParsedQuery) -> str | None:
+    """Core's `filters[3].value` as this body's `filter.created_at[1].value`, and so on."""
+    if param is None:
+        return None
+    for prefix, paths, inner in (
+        ("filters[", parsed.filter_paths, {"field": "key"}),
+        ("sort_fields[", parsed.sort_paths, {"field": "key", "descending": "order"}),
+    ):
+        if param.startswith(prefix):
+            index, _, rest = param[len(prefix) :].partition("]")
+            if index.isdigit() and int(index) < len(paths):
+                head, _, tail = rest.lstrip(".").partition(".")
+                mapped = inner.get(head, head)
+                return ".".join(p for p in (paths[int(index)], mapped, tail) if p)
+    return {"page_size": "limit", "sort_fields": "sort", "filters": "filter"}.get(param, param)
+
+
+def page_to_json(response: pb.ListLogsResponse) -> dict[str, Any]:
+    """`{"data": [records], "pagination": {"total", "limit", "offset"}}`."""
+    return {
+        "data": [entry_to_json(e) for e in response.log_entries],
+        "pagination": {
+            "total": response.total_size,
+            "limit": response.page_size,
+            "offset": response.offset,
+        },
+    }
+
+
+def entry_to_json(entry: log_pb2.LogEntry) -> dict[str, Any]:
+    """One record: `id`, `created_at` (epoch ms) and `metadata` first, then the rest."""
+    failed = entry.status == log_pb2.LOG_STATUS_ERROR
+    return {
+        "id": entry.id,
+        "created_at": entry.create_time.seconds * 1000 + entry.create_time.nanos // 1_000_000,
+        "metadata": dict(entry.metadata),
+        "model": entry.model,
+        "resolved_model": entry.resolved_model,
+        "provider_account": entry.provider_account,
+        "user": entry.subject,
+        "key_id": entry.key_id,
+        "teams": list(entry.teams),
+        "stream": entry.stream,
+        "status": _STATUS.get(entry.status, "unknown"),
+        "http_status": entry.http_status,
+        "error": {"code": entry.error_reason, "message": entry.error_message} if failed else None,
+        "usage": {
+            "input_tokens": entry.usage.input_tokens,
+            "output_tokens": entry.usage.output_tokens,
+            "total_tokens": entry.usage.total_tokens,
+        },
+        "cost": entry.cost,
+        "latency_ms": _ms(entry.latency),
+        "ttft_ms": (
+            _ms(entry.time_to_first_token) if entry.HasField("time_to_first_token") else None
+        ),
+        "attempts": [
+            {
+                "model": a.model,
+                "http_status": a.http_status,
+                "error_code": a.error_reason or None,
+                "latency_ms": _ms(a.latency),
+            }
+            for a in entry.attempts
+        ],
+        "request": struct_to_dict(entry.request_body) if entry.HasField("request_body") else None,
+        "response": (
+            struct_to_dict(entry.response_body) if entry.HasField("response_body") else None
+        ),
+    }
+
+
+def _read_filters(raw: Any, parsed: ParsedQuery) -> None:
+    if raw is None:
+        return
+    if not isinstance(raw, dict):
+        raise CodecError(
+            'filter must be an object: {"FIELD": [{"key", "value", "operator"}]}', "filter"
+        )
+    for name, conditions in raw.items():
+        path = f"filter.{name}"
+        if isinstance(conditions, dict):  # one condition without its list
+            conditions = [conditions]
+        if not isinstance(conditions, list):
+            raise CodecError(f"{path} must be a list of conditions {{key, value, operator}}", path)
+        for j, condition in enumerate(conditions):
+            parsed.request.filters.append(_condition(name, condition, f"{path}[{j}]"))
+            parsed.filter_paths.append(f"{path}[{j}]")
+
+
+def _condition(name: str, condition: Any, path: str) -> pb.LogFieldFilter:
+    if not isinstance(condition, dict):
+        raise CodecError(f"{path} must be an object {{key, value, operator}}", path)
+    extra = sorted(set(condition) - _CONDITION_KEYS)
+    if extra:
+        raise CodecError(
+            f"unknown key {extra[0]!r} in {path}; a condition has key, value and operator",
+            f"{path}.{extra[0]}",
+        )
+    key = condition.get("key", name)
+    if key != name:
+        raise CodecError(
+            f"{path}.key {key!r} does not match the field it is listed under ({name!r})",
+            f"{path}.key",
+        )
+    operator = condition.get("operator", "EQ")
+    if not isinstance(operator, str) or operator.upper() not in _OPERATORS:
+        raise CodecError(
+            f"unknown operator {operator!r} in the filter on {name!r}; "
+            f"use one of: {', '.join(_OPERATORS)}",
+            f"{path}.operator",
+        )
+    if "value" not in condition:
+        raise CodecError(f"the filter on {name!r} needs a value", f"{path}.value")
+    value = value_from_python(condition["value"])
+    return pb.LogFieldFilter(field=name, operator=_OPERATORS[operator.upper()], value=value)
+
+
+def _read_sort(raw: Any, parsed: ParsedQuery) -> None:
+    if raw is None:
+        return
+    if isinstance(raw, dict):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise CodecError('sort must be a list: [{"key": FIELD, "order": "ASC"|"DESC"}]', "sort")
+    for i, item in enumerate(raw):
+        path = f"sort[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+            raise CodecError(f'{path} must be {{"key": FIELD, "order": "ASC"|"DESC"}}', path)
+        order = item.get("order", "ASC")
+        if not isinstance(order, str) or order.upper() not in _ORDERS:
+            raise CodecError(
+                f"unknown sort order {order!r} for {item['key']!r}; use ASC or DESC",
+                f"{path}.order",
+            )
+        parsed.request.sort_fields.append(
+            pb.LogSortField(field=item["key"], descending=_ORDERS[order.upper()])
+        )
+        parsed.sort_paths.append(path)
+
+
+def _int_or_none(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CodecError(f"{name} must be an integer; got {value!r}", name)
+    return value
+
+
+def _clamp(number: int) -> int:
+    # Core reports values out of range; int32 bounds keep them out of range, and sendable.
+    return max(_INT32[0], min(number, _INT32[1]))
+
+
+def _ms(duration: Duration) -> float:
+    return float(duration.seconds * 1000 + duration.nanos / 1_000_000)
