@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any, TypeAlias, cast
@@ -15,10 +14,12 @@ from google.rpc import error_details_pb2, status_pb2
 
 from core.auth import Authenticator, Principal
 from core.errors import ERROR_DOMAIN, GatewayError, InternalError
+from core.ids import new_id
 
 log = logging.getLogger(__name__)
 
 _request_id: ContextVar[str] = ContextVar("request_id", default="")
+_request_id_from_caller: ContextVar[bool] = ContextVar("request_id_from_caller", default=False)
 _principal: ContextVar[Principal | None] = ContextVar("principal", default=None)
 
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -27,6 +28,11 @@ _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 OPEN_METHOD_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+
+
+def request_id_from_caller() -> bool:
+    """Whether the caller chose the request id (so it may not be unique)."""
+    return _request_id_from_caller.get()
 
 
 def current_request_id() -> str:
@@ -108,7 +114,8 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):
                 authorization = value if isinstance(value, str) else value.decode()
             elif key == "x-request-id" and isinstance(value, str) and _REQUEST_ID_OK.match(value):
                 request_id = value
-        _request_id.set(request_id or uuid.uuid4().hex)
+        _request_id.set(request_id or new_id())
+        _request_id_from_caller.set(bool(request_id))
         _principal.set(await self._auth.authenticate(authorization))
 
     def _unary(self, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:

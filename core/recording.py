@@ -22,6 +22,8 @@ class CallContext:
     """Who called, with what metadata, when."""
 
     request_id: str
+    log_id: str
+    """Id of the call's log record: the request id, made unique when the caller chose it."""
     principal: Principal
     metadata: Mapping[str, str]
     stream: bool

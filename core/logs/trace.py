@@ -156,7 +156,7 @@ class CallLog:
             )
         principal = context.principal
         return LogRecord(
-            id=context.request_id,
+            id=context.log_id,
             created_at=context.created_at,
             model=self._requested_model(),
             resolved_model=self._resolved_model,

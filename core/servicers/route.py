@@ -12,7 +12,8 @@ import orjson
 
 from core.access import ensure_model_allowed
 from core.errors import GatewayError, InternalError, InvalidRequest
-from core.interceptors import current_principal, current_request_id
+from core.ids import new_id
+from core.interceptors import current_principal, current_request_id, request_id_from_caller
 from core.models import ModelRegistry
 from core.pipeline import ChatPipeline, ChatRun
 from core.recording import CallContext, CallRecorder, CallTrace, NullRecorder
@@ -98,6 +99,7 @@ class RouteServicer(pb_grpc.RouteServiceServicer):
     async def ListModels(
         self, request: pb.ListModelsRequest, context: Context
     ) -> pb.ListModelsResponse:
+        principal = current_principal()  # a key with an allow-list sees only those models
         return pb.ListModelsResponse(
             models=[
                 pb.Model(
@@ -107,6 +109,7 @@ class RouteServicer(pb_grpc.RouteServiceServicer):
                     kind=_KINDS[r.model.kind],
                 )
                 for r in self._models.routes()
+                if not principal.models or r.id in principal.models
             ]
         )
 
@@ -132,8 +135,11 @@ class RouteServicer(pb_grpc.RouteServiceServicer):
 
 
 def _call_context(metadata: Mapping[str, str], context: Context, *, stream: bool) -> CallContext:
+    request_id = current_request_id()
     return CallContext(
-        request_id=current_request_id(),
+        request_id=request_id,
+        # A caller may reuse its own ids (retries do): each call still gets its own record.
+        log_id=f"{request_id}.{new_id()[12:20]}" if request_id_from_caller() else request_id,
         principal=current_principal(),
         metadata=_metadata(metadata, context),
         stream=stream,

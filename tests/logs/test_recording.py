@@ -10,6 +10,7 @@ import grpc
 import openai
 import pytest
 
+from core.store.base import LogQuery
 from gateway.v1 import chat_pb2, route_service_pb2 as pb
 from tests.logs.conftest import ADMIN, LoggingCore
 
@@ -299,3 +300,17 @@ def _params(
     from codec import chat_params_from_json
 
     return chat_params_from_json({"model": model, "messages": MESSAGES, **(extras or {})})
+
+
+async def test_a_reused_request_id_still_gives_each_call_its_own_record(
+    logging_core: LoggingCore,
+) -> None:
+    for _ in range(3):
+        await logging_core.openai.chat.completions.create(
+            model="mock-main/echo", messages=MESSAGES, extra_headers=rid("same-id")
+        )
+    await logging_core.pipeline.flush()
+    stored = await logging_core.store.query_logs(LogQuery(limit=10))
+    assert stored.total == 3
+    assert len({r.id for r in stored.records}) == 3
+    assert all(r.id.startswith("same-id.") for r in stored.records)
