@@ -281,3 +281,23 @@ async def test_unexpected_errors_are_internal_without_details() -> None:
         assert raised.value.code() == grpc.StatusCode.INTERNAL
         assert "secret" not in (raised.value.details() or "")
         assert "request id" in (raised.value.details() or "")
+
+
+async def test_list_models_shows_a_restricted_key_only_its_models(core: CoreHandle) -> None:
+    from core.auth import key_digest
+    from core.store.base import ApiKeyRecord
+
+    await core.store.insert_key(
+        ApiKeyRecord(
+            id="key_restricted",
+            digest=key_digest("restricted-secret"),
+            prefix="restricted",
+            subject="user:bob@example.com",
+            created_at=1,
+            models=("mock-main/echo",),
+        )
+    )
+    models = (
+        await core.route.ListModels(pb.ListModelsRequest(), metadata=auth("restricted-secret"))
+    ).models
+    assert [m.id for m in models] == ["mock-main/echo"]
