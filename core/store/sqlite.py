@@ -1,17 +1,28 @@
 """The embedded store: one SQLite file (WAL mode), the default when no MongoDB is configured.
 
-sqlite3 blocks, so every call runs on ONE dedicated worker thread that owns the only
-connection: the event loop never waits on disk, and calls are serialised in order without
-locks. Query semantics are listed in sqlite_query.py and shared with the MongoDB store.
+sqlite3 blocks, so calls run on dedicated worker threads, each owning one connection (a
+"lane"): the event loop never waits on disk, and the calls of a lane are serialised in order
+without locks. In WAL mode readers never wait for writers, so the lanes are:
+
+- reads (API keys, log queries): never queued behind a write, even one stuck on a lock;
+- log writes (inserts, retention): a short busy timeout, as a failed insert is journalled
+  and retried by the log pipeline rather than waited for;
+- key writes (create, revoke, last use): the usual busy timeout;
+- checkpoints: copying the WAL into the database file (and its fsyncs) runs beside the
+  log writer instead of inside one of its inserts.
+
+Query semantics are listed in sqlite_query.py and shared with the MongoDB store.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import logging
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,31 +30,63 @@ from typing import Any, TypeVar
 from core.store import sqlite_query as q
 from core.store.base import ApiKeyRecord, LogPage, LogQuery, LogRecord, LogScope
 from core.store.sqlite_schema import (
+    ADD_COUNT,
+    DROP_EMPTY_COUNT,
     KEY_COLUMNS,
     LOG_COLUMNS,
     PRAGMAS,
+    count_buckets,
     key_record,
     key_row,
     log_record,
     log_row,
     migrate,
+    minute_counts_sql,
 )
 
+log = logging.getLogger(__name__)
+
 T = TypeVar("T")
+
+# Busy timeouts (ms). A log insert that cannot get the write lock soon fails: the pipeline
+# journals the batch and retries later, and meanwhile this lane is free again.
+READ_BUSY_MS = 5000
+KEY_WRITE_BUSY_MS = 5000
+LOG_WRITE_BUSY_MS = 200
+# The log writer has the background checkpointer copy the WAL into the database after about
+# this many bytes of records. Its own automatic checkpoint (every ~40 MB of WAL) stays as a
+# bound: it then only copies what the background one has not, and lets the WAL restart.
+CHECKPOINT_EVERY_BYTES = 2 << 20
+WAL_AUTOCHECKPOINT_PAGES = 10_000
+# Page choice (_page). The planner's plan fetches every match (from the most selective
+# index) then sorts them: ~3 µs a match. A walk of the created_at index tests records in
+# order and stops once the page is full: ~1.5 µs a record tested, and with matches spread
+# evenly it tests offset+limit times (records in range / matches) records. So: up to
+# DRIVE_MAX matches, or when the walk would test more than WALK_PER_MATCH records per match,
+# the planner's plan; else a walk over at most WALK_SLACK times the records it should need,
+# then the planner's plan if they did not hold the page (matches not spread evenly).
+DRIVE_MAX = 64
+WALK_PER_MATCH = 2
+WALK_SLACK = 4
 
 _INSERT_LOG = f"INSERT OR IGNORE INTO logs ({LOG_COLUMNS}) VALUES ({', '.join('?' * 23)})"
 # SQLite gives a new row the largest pk + 1, so the rows a batch really added (not ignored as
 # replays) are those above the largest pk before it. Their side rows are built from their
-# own JSON inside SQLite: no per-row binding from Python.
+# own JSON inside SQLite (no per-row binding from Python), their counts from one GROUP BY.
+# NOT INDEXED: read the new rows by pk, never a whole index (the planner may think that
+# `pk > ?` leaves many rows).
+_NEW_ROWS = "SELECT subject, created_at FROM logs NOT INDEXED WHERE pk > ?"
 _INSERT_METADATA = (
     "INSERT OR IGNORE INTO log_metadata (key, value, created_at, log_id) "
-    "SELECT j.key, j.value, l.created_at, l.pk FROM logs l, json_each(l.metadata) j "
+    "SELECT j.key, j.value, l.created_at, l.pk FROM logs l NOT INDEXED, json_each(l.metadata) j "
     "WHERE l.pk > ?"
 )
 _INSERT_TEAMS = (
     "INSERT OR IGNORE INTO log_teams (team, created_at, log_id) "
-    "SELECT j.value, l.created_at, l.pk FROM logs l, json_each(l.teams) j WHERE l.pk > ?"
+    "SELECT j.value, l.created_at, l.pk FROM logs l NOT INDEXED, json_each(l.teams) j "
+    "WHERE l.pk > ?"
 )
+_COUNT_NEW = minute_counts_sql(_NEW_ROWS)
 _INSERT_KEY = f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES ({', '.join('?' * 11)})"
 _UPDATE_KEY = (
     "UPDATE api_keys SET digest = ?, prefix = ?, subject = ?, created_at = ?, teams = ?, "
@@ -51,6 +94,7 @@ _UPDATE_KEY = (
 )
 # The oldest rows first, so a bounded delete always removes the oldest `batch_size`.
 _DOOMED = "SELECT pk FROM logs WHERE created_at < ? ORDER BY created_at, pk LIMIT ?"
+_COUNT_DOOMED = minute_counts_sql(f"SELECT subject, created_at FROM logs WHERE pk IN ({_DOOMED})")
 # Side rows are found by their whole primary key, rebuilt from the doomed records' JSON.
 _DELETE_METADATA = (
     "DELETE FROM log_metadata WHERE (key, value, created_at, log_id) IN "
@@ -68,15 +112,25 @@ def _icontains(haystack: str | None, needle: str) -> bool:
     return haystack is not None and needle.lower() in haystack.lower()
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(
+    path: Path, *, busy_ms: int, cache_kib: int, autocheckpoint: int = 0, setup: bool = False
+) -> sqlite3.Connection:
     # isolation_level=None: transactions are explicit (BEGIN ... COMMIT) below.
     conn = sqlite3.connect(path, isolation_level=None)
-    for pragma in PRAGMAS:
-        conn.execute(pragma)
-    conn.create_function("gw_icontains", 2, _icontains, deterministic=True)
-    migrate(conn)
-    # Lets the planner weigh indexes (e.g. a rare metadata value against a time range).
-    conn.execute("PRAGMA optimize = 0x10002")
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+        for pragma in PRAGMAS:
+            conn.execute(pragma)
+        conn.execute(f"PRAGMA cache_size = {-int(cache_kib)}")
+        conn.execute(f"PRAGMA wal_autocheckpoint = {int(autocheckpoint)}")
+        conn.create_function("gw_icontains", 2, _icontains, deterministic=True)
+        if setup:
+            migrate(conn)
+            # Lets the planner weigh indexes (e.g. a rare metadata value against a time range).
+            conn.execute("PRAGMA optimize = 0x10002")
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
@@ -91,53 +145,184 @@ def _transaction(conn: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> It
     conn.execute("COMMIT")
 
 
-def _close(conn: sqlite3.Connection) -> None:
+class _Lane:
+    """One worker thread and the connection it alone uses."""
+
+    def __init__(self, name: str) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._conn: sqlite3.Connection | None = None
+
+    async def open(self, connect: Callable[[], sqlite3.Connection]) -> None:
+        loop = asyncio.get_running_loop()
+        self._conn = await loop.run_in_executor(self._executor, connect)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        conn = self._conn
+        if conn is None:
+            raise RuntimeError("SqliteStore is not open")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, conn, *args))
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T] | None:
+        """Queues `fn` from any thread, without waiting for it; None when closed."""
+        conn = self._conn
+        return None if conn is None else self._executor.submit(fn, conn)
+
+    async def close(self, finish: Callable[[sqlite3.Connection], None] | None = None) -> None:
+        try:
+            if self._conn is not None:
+                await self.run(_finish_and_close, finish)
+        finally:
+            self._conn = None
+            # The close job has run: the thread is idle and exits without blocking the loop.
+            self._executor.shutdown(wait=False)
+
+
+def _finish_and_close(
+    conn: sqlite3.Connection, finish: Callable[[sqlite3.Connection], None] | None
+) -> None:
+    try:
+        if finish is not None:
+            finish(conn)
+    finally:
+        conn.close()
+
+
+def _optimize(conn: sqlite3.Connection) -> None:
+    # Run on the connection that ran the queries: it knows which tables they used.
     conn.execute("PRAGMA optimize")
-    conn.close()
 
 
-def _insert_logs(conn: sqlite3.Connection, records: Sequence[LogRecord]) -> None:
-    rows = [log_row(r) for r in records]
-    with _transaction(conn):
-        before = conn.execute("SELECT coalesce(max(pk), 0) FROM logs").fetchone()[0]
-        conn.executemany(_INSERT_LOG, rows)
-        conn.execute(_INSERT_METADATA, (before,))
-        conn.execute(_INSERT_TEAMS, (before,))
+def _checkpoint(conn: sqlite3.Connection) -> None:
+    try:
+        # PASSIVE: copies what it can without waiting for, or blocking, readers and writers.
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    except sqlite3.Error as exc:  # the next one, or the writer's own, catches up
+        log.warning("sqlite: background checkpoint failed: %s", exc)
+
+
+class _LogWriter:
+    """The log-write lane's state: what its connection wrote since the last checkpoint."""
+
+    def __init__(self, checkpoints: _Lane) -> None:
+        self._checkpoints = checkpoints
+        self._pending: Future[None] | None = None
+        self._written = 0
+
+    def wrote(self, approx_bytes: int) -> None:
+        """Runs on the log-write thread after a commit: starts a background checkpoint once
+        enough was written, unless one is still running."""
+        self._written += approx_bytes
+        if self._written < CHECKPOINT_EVERY_BYTES:
+            return
+        if self._pending is not None and not self._pending.done():
+            return
+        self._written = 0
+        self._pending = self._checkpoints.submit(_checkpoint)
+
+    def insert(self, conn: sqlite3.Connection, records: Sequence[LogRecord]) -> None:
+        rows = [log_row(r) for r in records]
+        with _transaction(conn):
+            before = conn.execute("SELECT coalesce(max(pk), 0) FROM logs").fetchone()[0]
+            conn.executemany(_INSERT_LOG, rows)
+            if any(r.metadata for r in records):
+                conn.execute(_INSERT_METADATA, (before,))
+            if any(r.teams for r in records):
+                conn.execute(_INSERT_TEAMS, (before,))
+            conn.executemany(ADD_COUNT, count_buckets(conn.execute(_COUNT_NEW, (before,))))
+        # Bodies are most of a record; the rest (columns, index entries) is about 1 KiB.
+        self.wrote(sum(len(row[21] or "") + len(row[22] or "") + 1024 for row in rows))
+
+    def delete_before(self, conn: sqlite3.Connection, created_before: int, batch_size: int) -> int:
+        # Within one write transaction _DOOMED selects the same rows each time, so the side
+        # tables and counts lose exactly the rows of the records deleted; the only list in
+        # Python is that of the (at most 4 * batch_size) count buckets concerned.
+        args = (created_before, batch_size)
+        with _transaction(conn):
+            minutes = conn.execute(_COUNT_DOOMED, args).fetchall()
+            buckets = count_buckets((subject, minute, -n) for subject, minute, n in minutes)
+            conn.executemany(ADD_COUNT, buckets)
+            conn.executemany(DROP_EMPTY_COUNT, [bucket for *bucket, _ in buckets])
+            conn.execute(_DELETE_METADATA, args)
+            conn.execute(_DELETE_TEAMS, args)
+            deleted: int = conn.execute(f"DELETE FROM logs WHERE pk IN ({_DOOMED})", args).rowcount
+        self.wrote(deleted * 1024)
+        return deleted
+
+    def close(self, conn: sqlite3.Connection) -> None:
+        if self._pending is not None:
+            self._pending.result()
+
+
+def _filtered(query: LogQuery) -> bool:
+    """Whether the query limits more than the created_at range."""
+    return query.scope is not None or any(f.field != "created_at" for f in query.filters)
+
+
+def _walk_span(reach: int, in_range: int, total: int) -> int | None:
+    """How many records of the queried range a walk may test to fill a page reaching up to
+    match `reach` (offset + limit), `total` of the `in_range` records matching; None when
+    the planner's plan should be cheaper."""
+    expected = -(-reach * in_range // total)  # with the matches spread evenly
+    return None if expected > WALK_PER_MATCH * total else WALK_SLACK * expected
+
+
+def _page(conn: sqlite3.Connection, query: LogQuery, total: int) -> list[tuple[Any, ...]]:
+    """The page's rows, by walking the created_at index when that should find them faster
+    than the planner's plan (which starts from the most selective index), else by the latter."""
+    wanted = min(query.limit, total - query.offset)
+    if wanted <= 0:
+        return []
+    if total > DRIVE_MAX and q.walk_direction(query) is not None:
+        in_range = _count(conn, q.total_sql(q.time_only(query))) if _filtered(query) else total
+        span = _walk_span(query.offset + query.limit, in_range, total)
+        if span is not None:
+            cut = None
+            if span < in_range:
+                sql, params = q.cutoff_sql(query)
+                cut = conn.execute(sql, [*params, span - 1]).fetchone()
+            sql, params = q.page_sql(query, walk=True, cutoff=None if cut is None else cut[0])
+            rows = conn.execute(sql, params).fetchall()
+            # Without a cutoff the walk covered the whole range: the page is complete.
+            if cut is None or len(rows) == wanted:
+                return rows
+    sql, params = q.page_sql(query)
+    return conn.execute(sql, params).fetchall()
+
+
+def _count(conn: sqlite3.Connection, sql_params: tuple[str, list[Any]]) -> int:
+    found: int = conn.execute(*sql_params).fetchone()[0]
+    return found
+
+
+def _total(conn: sqlite3.Connection, query: LogQuery) -> int:
+    split = q.scope_split(query)
+    if split is None or query.scope is None:
+        return _count(conn, q.total_sql(query))
+    # Visible by subject, or by team: the two counts less the records counted twice.
+    subjects, teams = split
+    by_team = _count(conn, q.total_sql(teams))
+    if not query.scope.subjects:
+        return by_team
+    by_subject = _count(conn, q.total_sql(subjects))
+    both = _count(conn, q.both_sql(query, by_subject=by_subject <= by_team))
+    return by_subject + by_team - both
 
 
 def _query_logs(conn: sqlite3.Connection, query: LogQuery) -> LogPage:
-    where, params = q.where_sql(query)
-    order, order_params = q.order_sql(query.sort)
-    # The page's pks are picked first, so a sort over many matches moves narrow rows, not
-    # whole records with their bodies; only the page's records are then read.
-    page_sql = (
-        f"SELECT {LOG_COLUMNS} FROM logs WHERE pk IN "
-        f"(SELECT pk FROM logs{where}{order} LIMIT ? OFFSET ?){order}"
-    )
-    page_params = [*params, *order_params, query.limit, query.offset, *order_params]
     # One read transaction: the page and the total come from the same snapshot.
     with _transaction(conn, "BEGIN"):
-        total = conn.execute(f"SELECT count(*) FROM logs{where}", params).fetchone()[0]
-        records = [log_record(row) for row in conn.execute(page_sql, page_params)]
-    return LogPage(records=records, total=total)
+        total = _total(conn, query)
+        rows = _page(conn, query, total)
+    return LogPage(records=[log_record(row) for row in rows], total=total)
 
 
 def _get_log(conn: sqlite3.Connection, log_id: str, scope: LogScope | None) -> LogRecord | None:
     params: list[Any] = [log_id]
     scope_sql = "" if scope is None else " AND " + q.scope_sql(scope, params)
-    row = conn.execute(f"SELECT {LOG_COLUMNS} FROM logs WHERE id = ?{scope_sql}", params)
-    found = row.fetchone()
-    return None if found is None else log_record(found)
-
-
-def _delete_logs_before(conn: sqlite3.Connection, created_before: int, batch_size: int) -> int:
-    # Within one write transaction _DOOMED selects the same rows each time, so the side
-    # tables lose exactly the rows of the records deleted; nothing is loaded into Python.
-    args = (created_before, batch_size)
-    with _transaction(conn):
-        conn.execute(_DELETE_METADATA, args)
-        conn.execute(_DELETE_TEAMS, args)
-        return conn.execute(f"DELETE FROM logs WHERE pk IN ({_DOOMED})", args).rowcount
+    sql = f"SELECT {LOG_COLUMNS} FROM logs WHERE id = ?{scope_sql}"
+    found = conn.execute(sql, params).fetchall()
+    return log_record(found[0]) if found else None
 
 
 def _list_keys(
@@ -156,8 +341,12 @@ def _list_keys(
 
 def _find_key(conn: sqlite3.Connection, column: str, value: str) -> ApiKeyRecord | None:
     sql = f"SELECT {KEY_COLUMNS} FROM api_keys WHERE {column} = ?"
-    row = conn.execute(sql, (value,)).fetchone()
-    return None if row is None else key_record(row)
+    found = conn.execute(sql, (value,)).fetchall()
+    return key_record(found[0]) if found else None
+
+
+def _insert_key(conn: sqlite3.Connection, key: ApiKeyRecord) -> None:
+    conn.execute(_INSERT_KEY, key_row(key))
 
 
 def _update_key(conn: sqlite3.Connection, key: ApiKeyRecord) -> None:
@@ -173,79 +362,122 @@ def _touch_keys(conn: sqlite3.Connection, last_used: Mapping[str, int]) -> None:
         )
 
 
+class _Lanes:
+    def __init__(self) -> None:
+        self.keys = _Lane("sqlite-keys")
+        self.reads = _Lane("sqlite-reads")
+        self.logs = _Lane("sqlite-logs")
+        self.checkpoints = _Lane("sqlite-checkpoint")
+        self.writer = _LogWriter(self.checkpoints)
+
+    async def open(self, path: Path) -> None:
+        connect = functools.partial(_connect, path)
+        # The key lane opens first and brings the schema up to date (its busy timeout is the
+        # long one, should another process hold the file at start-up).
+        await self.keys.open(
+            functools.partial(
+                connect,
+                busy_ms=KEY_WRITE_BUSY_MS,
+                cache_kib=2048,
+                autocheckpoint=WAL_AUTOCHECKPOINT_PAGES,
+                setup=True,
+            )
+        )
+        await self.reads.open(functools.partial(connect, busy_ms=READ_BUSY_MS, cache_kib=65536))
+        await self.logs.open(
+            functools.partial(
+                connect,
+                busy_ms=LOG_WRITE_BUSY_MS,
+                cache_kib=65536,
+                autocheckpoint=WAL_AUTOCHECKPOINT_PAGES,
+            )
+        )
+        await self.checkpoints.open(functools.partial(connect, busy_ms=0, cache_kib=2048))
+
+    async def close(self) -> None:
+        # The log writer waits for its last checkpoint before the checkpointer closes.
+        closing = (
+            (self.logs, self.writer.close),
+            (self.checkpoints, None),
+            (self.keys, None),
+            (self.reads, _optimize),
+        )
+        errors: list[BaseException] = []
+        for lane, finish in closing:
+            try:
+                await lane.close(finish)
+            except Exception as exc:  # close every lane; report the first failure
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+
 class SqliteStore:
     """`Store` over one SQLite file; `open()` creates it and its schema if needed."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        self._executor: ThreadPoolExecutor | None = None
-        self._conn: sqlite3.Connection | None = None
+        self._lanes: _Lanes | None = None
 
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        if self._executor is None or self._conn is None:
+    def _open_lanes(self) -> _Lanes:
+        if self._lanes is None:
             raise RuntimeError("SqliteStore is not open")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(fn, self._conn, *args))
+        return self._lanes
 
     async def open(self) -> None:
-        if self._executor is not None:
+        if self._lanes is not None:
             return
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
-        loop = asyncio.get_running_loop()
+        lanes = _Lanes()
         try:
-            self._conn = await loop.run_in_executor(executor, _connect, self._path)
+            await lanes.open(self._path)
         except BaseException:
-            executor.shutdown(wait=False)
+            with contextlib.suppress(Exception):  # the failure to open is the one to report
+                await lanes.close()
             raise
-        self._executor = executor
+        self._lanes = lanes
 
     async def close(self) -> None:
-        executor = self._executor
-        if executor is None:
-            return
-        try:
-            await self._run(_close)
-        finally:
-            self._conn = None
-            self._executor = None
-            # The close job has run: the thread is idle and exits without blocking the loop.
-            executor.shutdown(wait=False)
+        lanes, self._lanes = self._lanes, None
+        if lanes is not None:
+            await lanes.close()
 
     # --- API keys
     async def insert_key(self, key: ApiKeyRecord) -> None:
-        await self._run(lambda c: c.execute(_INSERT_KEY, key_row(key)))
+        await self._open_lanes().keys.run(_insert_key, key)
 
     async def find_key_by_digest(self, digest: str) -> ApiKeyRecord | None:
-        return await self._run(_find_key, "digest", digest)
+        return await self._open_lanes().reads.run(_find_key, "digest", digest)
 
     async def get_key(self, key_id: str) -> ApiKeyRecord | None:
-        return await self._run(_find_key, "id", key_id)
+        return await self._open_lanes().reads.run(_find_key, "id", key_id)
 
     async def list_keys(
         self, *, subject: str | None = None, include_revoked: bool = False
     ) -> list[ApiKeyRecord]:
-        return await self._run(_list_keys, subject, include_revoked)
+        return await self._open_lanes().reads.run(_list_keys, subject, include_revoked)
 
     async def update_key(self, key: ApiKeyRecord) -> None:
-        await self._run(_update_key, key)
+        await self._open_lanes().keys.run(_update_key, key)
 
     async def touch_keys(self, last_used: Mapping[str, int]) -> None:
         if last_used:
-            await self._run(_touch_keys, dict(last_used))
+            await self._open_lanes().keys.run(_touch_keys, dict(last_used))
 
     # --- request logs
     async def insert_logs(self, records: Sequence[LogRecord]) -> None:
         if records:
-            await self._run(_insert_logs, list(records))
+            lanes = self._open_lanes()
+            await lanes.logs.run(lanes.writer.insert, list(records))
 
     async def query_logs(self, query: LogQuery) -> LogPage:
-        return await self._run(_query_logs, query)
+        return await self._open_lanes().reads.run(_query_logs, query)
 
     async def get_log(self, log_id: str, scope: LogScope | None = None) -> LogRecord | None:
-        return await self._run(_get_log, log_id, scope)
+        return await self._open_lanes().reads.run(_get_log, log_id, scope)
 
     async def delete_logs_before(self, created_before: int, *, batch_size: int) -> int:
         if batch_size <= 0:
             return 0
-        return await self._run(_delete_logs_before, created_before, batch_size)
+        lanes = self._open_lanes()
+        return await lanes.logs.run(lanes.writer.delete_before, created_before, batch_size)
