@@ -274,7 +274,7 @@ def _page(conn: sqlite3.Connection, query: LogQuery, total: int) -> list[tuple[A
     if wanted <= 0:
         return []
     if total > DRIVE_MAX and q.walk_direction(query) is not None:
-        in_range = _count(conn, q.total_sql(q.time_only(query))) if _filtered(query) else total
+        in_range = _count(conn, q.total_sql(q.walk_range(query))) if _filtered(query) else total
         span = _walk_span(query.offset + query.limit, in_range, total)
         if span is not None:
             cut = None

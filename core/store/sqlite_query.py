@@ -502,15 +502,54 @@ def walk_direction(query: LogQuery) -> bool | None:
     return first.descending
 
 
-def time_only(query: LogQuery) -> LogQuery:
-    """The query without its filters other than created_at, nor scope: all records in range."""
+# (index, column) of the `(column, created_at)` indexes a walk may follow for one value.
+_WALK_INDEXES = {"status": ("logs_status", "status"), "user": ("logs_subject", "subject")}
+
+
+def _walk_key(query: LogQuery) -> tuple[str, str, str, Any] | None:
+    """(field, index, column, value) when the query wants one value of a column indexed
+    with created_at: walking that index's range reads the query's records only, in order."""
+    for f in query.filters:
+        if f.field in _WALK_INDEXES and f.operator in ("EQ", "IN"):
+            values = [f.value] if f.operator == "EQ" else list(dict.fromkeys(f.value))
+            if len(values) == 1:
+                return (f.field, *_WALK_INDEXES[f.field], values[0])
+    scope = query.scope
+    if scope is not None and not scope.teams and len(set(scope.subjects)) == 1:
+        return ("user", *_WALK_INDEXES["user"], scope.subjects[0])
+    return None
+
+
+def walk_range(query: LogQuery) -> LogQuery:
+    """The query for every record a walk reads (their count is the walk's `in_range`): the
+    created_at range, within the walked column value if any."""
     kept = tuple(f for f in query.filters if f.field == "created_at")
+    key = _walk_key(query)
+    if key is not None:
+        kept = (*kept, LogFilter(key[0], "EQ", key[3]))
     return replace(query, filters=kept, scope=None)
 
 
+def _walk_source(
+    query: LogQuery, low: int | None, high: int | None
+) -> tuple[str, list[Any], list[str]]:
+    """FROM and the index range of a walk: the created_at index, or a (column, created_at)
+    one for one value, over [low, high)."""
+    params: list[Any] = []
+    conditions = []
+    key = _walk_key(query)
+    index = "logs_created"
+    if key is not None:
+        _, index, column, value = key
+        conditions.append(f"{column} = ?")
+        params.append(value)
+    conditions += _range_sql(low, high, params)
+    return f"logs INDEXED BY {index}", params, conditions
+
+
 def _range_sql(low: int | None, high: int | None, params: list[Any]) -> list[str]:
-    """`low <= created_at < high` as one bound each, so that the created_at index is read
-    over exactly that range (of several bounds on one side, SQLite uses only one)."""
+    """`low <= created_at < high` as one bound each, so that an index is read over exactly
+    that range (of several bounds on one side, SQLite reads it from only one of them)."""
     conditions = []
     if low is not None:
         conditions.append("created_at >= ?")
@@ -529,15 +568,14 @@ def _walk_range(query: LogQuery) -> tuple[int | None, int | None]:
 
 
 def cutoff_sql(query: LogQuery) -> tuple[str, list[Any]]:
-    """The created_at of the record at a given position (the last parameter) of the queried
-    time range in walking order, read off the created_at index alone: a walk limited to the
-    records up to it reads a known number of them."""
-    params: list[Any] = []
-    conditions = _range_sql(*_walk_range(query), params)
-    where = _where(conditions)
+    """The created_at of the record at a given position (the last parameter) of the walked
+    range in walking order, read off the walked index alone: a walk limited to the records
+    up to it reads a known number of them."""
+    source, params, conditions = _walk_source(query, *_walk_range(query))
     direction = "DESC" if walk_direction(query) else "ASC"
     return (
-        f"SELECT created_at FROM logs{where} ORDER BY created_at {direction} LIMIT 1 OFFSET ?",
+        f"SELECT created_at FROM {source}{_where(conditions)} "
+        f"ORDER BY created_at {direction} LIMIT 1 OFFSET ?",
         params,
     )
 
@@ -549,22 +587,23 @@ def page_sql(
 
     The page's pks are picked first, so a sort over many matches moves narrow rows, not whole
     records with their bodies; only the page's records are then read. With `walk` (when
-    walk_direction() allows it), the pks are picked in created_at order off its index, from
-    the records up to `cutoff` (a created_at from cutoff_sql) when given: as the records up
-    to a created_at come first in that order, the page found among them is the page of the
-    whole range whenever they hold enough matches to fill it.
+    walk_direction() allows it), the pks are picked in created_at order off its index (or
+    that of one status or subject), from the records up to `cutoff` (a created_at from
+    cutoff_sql) when given: as the records up to a created_at come first in that order, the
+    page found among them is the page of the whole range whenever they hold enough matches
+    to fill it.
     """
+    source = "logs"
     params: list[Any] = []
-    source, conditions = "logs", []
+    conditions: list[str] = []
     if walk:
-        source = "logs INDEXED BY logs_created"
         low, high = _walk_range(query)
         if cutoff is not None:
             if walk_direction(query):
                 low = cutoff
             else:
                 high = cutoff + 1
-        conditions = _range_sql(low, high, params)
+        source, params, conditions = _walk_source(query, low, high)
     where = _where([*conditions, *_conditions(query, params, walk)])
     order, order_params = order_sql(query.sort)
     sql = (

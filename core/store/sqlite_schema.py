@@ -12,6 +12,10 @@ insert rate is bound by b-tree writes).
 subject, kept in the transactions that insert and delete records: the `total` of a query
 filtering on nothing but a time range (and the subject) sums a few buckets and counts only
 the partial minutes at the edges, instead of counting up to every record.
+
+The resolved model is indexed only where it differs from the requested one (a fallback, or
+no provider reached): most records then cost one index entry less (sqlite_query.py states
+its filters so that this partial index serves them).
 """
 
 from __future__ import annotations

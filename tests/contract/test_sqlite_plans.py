@@ -117,6 +117,8 @@ def _random_query(rng: random.Random) -> LogQuery:
         LogFilter("team", "CONTAINS", "RE"),
         LogFilter("status", "EQ", "error"),
         LogFilter("user", "IN", ["user:a", "user:c"]),
+        LogFilter("user", "EQ", "user:b"),
+        LogFilter("status", "IN", ["success", "success"]),
         LogFilter("cost", "GT", 0.0),
     ]
     filters += rng.sample(choices, rng.randrange(3))
@@ -315,6 +317,20 @@ async def test_a_walk_reads_the_created_at_index_over_its_range_only(tmp_path: P
     # Side-table filters are probed per record by their whole key, never listed first.
     assert "SEARCH s USING PRIMARY KEY (key=? AND value=? AND created_at=? AND log_id=?)" in plan
     assert "LIST SUBQUERY" not in plan.split("SEARCH logs USING INDEX logs_created")[1]
+    # One status or subject: the walk follows that (column, created_at) index instead.
+    for extra, index in (
+        (LogFilter("status", "EQ", "error"), "logs_status (status=?"),
+        (LogFilter("user", "IN", ["u", "u"]), "logs_subject (subject=?"),
+    ):
+        sql, params = q.page_sql(replace(query, filters=(*query.filters, extra)), walk=True)
+        assert f"SEARCH logs USING INDEX {index} AND created_at>? AND created_at<?)" in _plan(
+            path, sql, params
+        )
+    one_subject = replace(query, scope=LogScope(subjects=("u",)))
+    sql, params = q.cutoff_sql(one_subject)
+    assert "logs_subject (subject=? AND created_at>? AND created_at<?)" in _plan(
+        path, sql, [*params, 9]
+    )
     # A created_at filter that is not a range leaves the page to the planner.
     assert q.walk_direction(replace(query, filters=(LogFilter("created_at", "NEQ", 5),))) is None
     assert q.walk_direction(replace(query, sort=(LogSort("cost"),))) is None
