@@ -14,6 +14,8 @@ from pathlib import Path
 import openai
 import pytest
 
+from tests import processes
+
 
 def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
     return {
@@ -31,31 +33,8 @@ def gateway_process(
     command: str, env: dict[str, str]
 ) -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
     log = Path(env["GATEWAY_DATA_DIR"]).parent / f"{command}.stderr"
-    with (
-        log.open("w") as stderr,
-        subprocess.Popen(
-            [sys.executable, "-m", "gateway_cli.main", command],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-        ) as process,
-    ):
-        assert process.stdout is not None
-        banner: dict[str, str] = {}
-        try:
-            for line in process.stdout:  # blocks until the banner arrives (pytest's timeout guards)
-                if line.startswith("  ") and ": " in line:
-                    key, _, value = line.strip().partition(": ")
-                    banner[key] = value.strip()
-                if line.strip().startswith("API key:"):
-                    break
-            assert "API key" in banner, log.read_text()
-            yield process, banner
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
+    with processes.gateway_process(command, env, log) as running:
+        yield running.process, running.banner
 
 
 def test_serve_runs_sample_config_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:

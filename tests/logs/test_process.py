@@ -8,7 +8,6 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 from core.store.base import LogRecord
 from core.store.sqlite import SqliteStore
 from tests.logs.conftest import all_records
+from tests.processes import gateway_process
 
 KEY = "process-admin-key"
 CONFIG = """
@@ -56,30 +56,8 @@ def gateway(
     tmp_path: Path, env: dict[str, str], command: str = "serve"
 ) -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
     """Starts the CLI and yields it with its banner once ready; SIGTERM on the way out."""
-    with (
-        (tmp_path / f"{command}.stderr").open("a") as stderr,
-        subprocess.Popen(
-            [sys.executable, "-m", "gateway_cli.main", command],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-        ) as process,
-    ):
-        assert process.stdout is not None
-        banner: dict[str, str] = {}
-        try:
-            for line in process.stdout:  # blocks until the banner is printed
-                key, _, value = line.strip().partition(": ")
-                banner[key] = value.strip()
-                if key == "API key":
-                    break
-            assert "API key" in banner, (tmp_path / f"{command}.stderr").read_text()
-            yield process, banner
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
+    with gateway_process(command, env, tmp_path / f"{command}.stderr") as running:
+        yield running.process, running.banner
 
 
 def stored(data_dir: Path) -> dict[str, LogRecord]:
