@@ -2,13 +2,12 @@
 
 - sqlite: a real file in tmp_path.
 - mongo-memory: MongoStore over the in-memory stand-in (tests/fakes/mongo.py).
-- mongo-real: MongoStore over the server at GATEWAY_TEST_MONGODB_URI, a fresh database per
-  test, dropped afterwards; skipped when the variable is not set.
+- mongo-real: MongoStore over a real server (the session's SecantusDB, or a mongod at
+  GATEWAY_TEST_MONGODB_URI), a fresh database per test, dropped afterwards.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,7 +20,6 @@ from core.store.mongo import MongoStore
 from core.store.sqlite import SqliteStore
 from tests.fakes.mongo import FakeMongoClient
 
-MONGO_URI_ENV = "GATEWAY_TEST_MONGODB_URI"
 METADATA_INDEX_KEYS = ("customer_id", "application")
 
 
@@ -42,9 +40,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield fake
         await fake.close()
     else:
-        uri = os.environ.get(MONGO_URI_ENV)
-        if not uri:
-            pytest.skip(f"set {MONGO_URI_ENV} to run the contract suite against a real MongoDB")
+        uri = request.getfixturevalue("mongo_uri")
         client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(uri)
         database = f"gateway_test_{uuid.uuid4().hex[:12]}"
         real = MongoStore(
