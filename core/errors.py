@@ -2,6 +2,7 @@
 
     GatewayError
     ├── InvalidRequest            INVALID_ARGUMENT   400  invalid_request
+    │   └── InvalidMetadata       INVALID_ARGUMENT   400  invalid_metadata    X-TFY-METADATA
     ├── Unauthenticated           UNAUTHENTICATED    401  invalid_api_key
     ├── PermissionDenied          PERMISSION_DENIED  403  permission_denied
     │   └── ModelNotAllowed       PERMISSION_DENIED  403  model_not_allowed
@@ -58,6 +59,12 @@ class InvalidRequest(GatewayError):
     grpc_code = grpc.StatusCode.INVALID_ARGUMENT
     http_status = 400
     reason = "invalid_request"
+
+
+class InvalidMetadata(InvalidRequest):
+    """`X-TFY-METADATA` is not a JSON object of short strings."""
+
+    reason = "invalid_metadata"
 
 
 class Unauthenticated(GatewayError):

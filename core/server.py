@@ -15,7 +15,7 @@ from core.config.loader import GatewayConfig
 from core.config.models import ProviderAccount
 from core.identity.keys import KeyManager
 from core.interceptors import GatewayInterceptor
-from core.logs_query import MAX_LIMIT, PageBounds
+from core.logs.query import MAX_LIMIT, PageBounds
 from core.models import ModelRegistry, build_registry
 from core.pipeline import ChatPipeline
 from core.providers.base import Provider

@@ -13,15 +13,8 @@ from fastapi import Request
 
 from facade.errors import FacadeError
 
-__all__ = [
-    "MAX_METADATA_VALUE_CHARS",
-    "CallerContext",
-    "caller_context",
-    "parse_metadata_header",
-    "read_json_object",
-]
+__all__ = ["CallerContext", "caller_context", "read_json_object"]
 
-MAX_METADATA_VALUE_CHARS = 128
 METADATA_HEADER = "x-tfy-metadata"
 
 
@@ -31,16 +24,19 @@ class CallerContext:
 
     api_key: str
     request_id: str | None
-    metadata: dict[str, str]
+    metadata_json: bytes | None
+    """`X-TFY-METADATA` as received; core parses and checks it (one rule, in core)."""
 
 
 def caller_context(request: Request) -> CallerContext:
-    """Reads the bearer key, `x-request-id` and `X-TFY-METADATA` (core checks the key)."""
+    """Reads the bearer key, `x-request-id` and `X-TFY-METADATA` (core checks key and metadata)."""
     headers = request.headers
+    metadata = headers.get(METADATA_HEADER)
     return CallerContext(
         api_key=bearer_token(headers.get("authorization")),
         request_id=_request_id(headers.get("x-request-id")),
-        metadata=parse_metadata_header(headers.get(METADATA_HEADER)),
+        # Starlette decodes header bytes as latin-1: encoding them back gives them unchanged.
+        metadata_json=metadata.encode("latin-1") if metadata else None,
     )
 
 
@@ -68,31 +64,6 @@ def bearer_token(authorization: str | None) -> str:
             code="invalid_api_key",
         )
     return token
-
-
-def parse_metadata_header(raw: str | None) -> dict[str, str]:
-    """`X-TFY-METADATA`: a JSON object of string values of at most 128 characters."""
-    if raw is None or not raw.strip():
-        return {}
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        value = None
-    if not isinstance(value, dict):
-        raise _bad_metadata("X-TFY-METADATA must be a JSON object of string values.")
-    for key, item in value.items():
-        if not isinstance(item, str):
-            raise _bad_metadata(f"X-TFY-METADATA value of key {key!r} must be a string.")
-        if len(item) > MAX_METADATA_VALUE_CHARS:
-            raise _bad_metadata(
-                f"X-TFY-METADATA value of key {key!r} is longer than "
-                f"{MAX_METADATA_VALUE_CHARS} characters."
-            )
-    return value
-
-
-def _bad_metadata(message: str) -> FacadeError:
-    return FacadeError(400, message, code="invalid_metadata", param="X-TFY-METADATA")
 
 
 async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:

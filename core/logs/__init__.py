@@ -4,7 +4,7 @@ from core.logs.journal import Journal
 from core.logs.pipeline import Deferred, LogPipeline
 from core.logs.retention import Retention
 from core.logs.runtime import RequestLogs, build_request_logs
-from core.logs.trace import LogRecorder, config_prices
+from core.logs.trace import LogRecorder
 
 __all__ = [
     "Deferred",
@@ -14,5 +14,4 @@ __all__ = [
     "RequestLogs",
     "Retention",
     "build_request_logs",
-    "config_prices",
 ]

@@ -14,11 +14,11 @@ from typing import Any
 
 from codec import chat_params_to_json, chat_result_to_json
 from codec.embeddings import embed_request_to_json, embed_response_to_json
-from core.config.loader import GatewayConfig
-from core.config.models import ModelPrice
 from core.errors import GatewayError
 from core.logs.pipeline import Deferred
+from core.metadata import LOG_REQUEST_KEY
 from core.metrics import RequestMetrics
+from core.pricing import PriceTable
 from core.providers.assembler import StreamAssembler
 from core.providers.base import ChatEvent
 from core.recording import CallContext, CallTrace
@@ -28,22 +28,8 @@ from gateway.v1.route_service_pb2 import EmbedRequest, EmbedResponse
 
 log = logging.getLogger(__name__)
 
-PriceLookup = Callable[[str, str], ModelPrice | None]
-"""(resolved model `account/model`, kind "chat" | "embedding") -> its price, None if unknown."""
-
 CANCELLED = "cancelled"
 CANCELLED_HTTP_STATUS = 499
-LOG_REQUEST_KEY = "tfy_log_request"
-
-
-def config_prices(config: GatewayConfig) -> PriceLookup:
-    """Prices of the configured models, as `ModelRegistry.resolve` would find them."""
-    table: dict[tuple[str, str], ModelPrice] = {
-        (f"{account.name}/{model.name}", model.kind): model.price
-        for account in config.accounts
-        for model in account.models
-    }
-    return lambda model_id, kind: table.get((model_id, kind))
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +37,7 @@ class LogRecorder:
     """Hands each finished call to `submit` (the pipeline's, which never blocks or raises)."""
 
     submit: Callable[[Deferred], None]
-    prices: PriceLookup
+    prices: PriceTable
     metrics: RequestMetrics | None = None
 
     def chat(self, context: CallContext, params: ChatParams) -> CallTrace:
@@ -196,16 +182,10 @@ class CallLog:
         return Usage()
 
     def _cost(self, usage: Usage) -> float:
-        if not self._resolved_model or not (usage.input_tokens or usage.output_tokens):
-            return 0.0
         kind = "chat" if self._params is not None else "embedding"
-        price = self._recorder.prices(self._resolved_model, kind)
-        if price is None:
-            return 0.0
-        return (
-            usage.input_tokens * price.input_per_million
-            + usage.output_tokens * price.output_per_million
-        ) / 1_000_000
+        return self._recorder.prices.cost(
+            self._resolved_model, kind, usage.input_tokens, usage.output_tokens
+        )
 
     def _outcome(self) -> tuple[int, str, str]:
         if self._error is not None:

@@ -18,8 +18,8 @@ from core.access import log_scope
 from core.auth import Principal
 from core.errors import InvalidRequest, LogNotFound
 from core.interceptors import current_principal
-from core.logs_convert import check_entry, entry_to_record, record_to_entry
-from core.logs_query import PageBounds, encode_page_token, query_from_request
+from core.logs.convert import check_entry, entry_to_record, record_to_entry
+from core.logs.query import PageBounds, encode_page_token, query_from_request
 from core.store.base import LogRecord, Store
 from gateway.v1 import log_service_pb2 as pb, log_service_pb2_grpc as pb_grpc
 

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import grpc
-import orjson
 
 from core.access import ensure_model_allowed
-from core.errors import GatewayError, InternalError, InvalidRequest
+from core.errors import GatewayError, InternalError
 from core.ids import new_id
 from core.interceptors import current_principal, current_request_id, request_id_from_caller
+from core.metadata import from_call as metadata_from_call
 from core.models import ModelRegistry
 from core.pipeline import ChatPipeline, ChatRun
 from core.recording import CallContext, CallRecorder, CallTrace, NullRecorder
@@ -21,9 +21,6 @@ from gateway.v1 import route_service_pb2 as pb, route_service_pb2_grpc as pb_grp
 from gateway.v1.chat_pb2 import ChatResult
 
 Context = grpc.aio.ServicerContext[Any, Any]
-
-METADATA_KEY = "x-tfy-metadata"
-MAX_METADATA_VALUE_CHARS = 128
 
 _KINDS = {"chat": pb.MODEL_KIND_CHAT, "embedding": pb.MODEL_KIND_EMBEDDING}
 
@@ -141,40 +138,11 @@ def _call_context(metadata: Mapping[str, str], context: Context, *, stream: bool
         # A caller may reuse its own ids (retries do): each call still gets its own record.
         log_id=f"{request_id}.{new_id()[12:20]}" if request_id_from_caller() else request_id,
         principal=current_principal(),
-        metadata=_metadata(metadata, context),
+        metadata=metadata_from_call(metadata, context.invocation_metadata() or ()),
         stream=stream,
         created_at=time.time_ns() // 1_000_000,
         started_ns=time.perf_counter_ns(),
     )
-
-
-def _metadata(typed: Mapping[str, str], context: Context) -> dict[str, str]:
-    """The typed field, else `x-tfy-metadata` call metadata (JSON); checked as the facade does."""
-    if typed:
-        found: Any = dict(typed)
-    else:
-        raw = next((v for k, v in context.invocation_metadata() or () if k == METADATA_KEY), None)
-        if raw is None:
-            return {}
-        try:
-            found = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            found = None
-        if not isinstance(found, dict):
-            raise _bad_metadata(f"{METADATA_KEY} must be a JSON object of string values")
-    for key, value in found.items():
-        if not isinstance(value, str):
-            raise _bad_metadata(f"{METADATA_KEY} value of key {key!r} must be a string")
-        if len(value) > MAX_METADATA_VALUE_CHARS:
-            raise _bad_metadata(
-                f"{METADATA_KEY} value of key {key!r} is longer than "
-                f"{MAX_METADATA_VALUE_CHARS} characters"
-            )
-    return found  # type: ignore[no-any-return]
-
-
-def _bad_metadata(message: str) -> InvalidRequest:
-    return InvalidRequest(message, param=METADATA_KEY)
 
 
 def _report(trace: CallTrace, error: BaseException) -> None:

@@ -11,9 +11,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from core.metadata import FIELD_PREFIX
 from core.store.base import LogFilter, LogQuery, LogScope, LogSort
 
-METADATA_PREFIX = "metadata."
 # LOG_FIELDS names that differ from the document's field path; the others are the same.
 PATHS = {"id": "_id", "user": "subject", "team": "teams"}
 _OPERATORS = {
@@ -33,7 +33,7 @@ Document = dict[str, Any]
 
 def field_path(field: str) -> str:
     """The document path of a LOG_FIELDS name or `metadata.<key>`."""
-    if field.startswith(METADATA_PREFIX):
+    if field.startswith(FIELD_PREFIX):
         return field
     return PATHS.get(field, field)
 

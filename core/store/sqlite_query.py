@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from core.metadata import FIELD_PREFIX
 from core.store.base import LogFilter, LogQuery, LogScope, LogSort
 from core.store.sqlite_schema import EVERY, HOUR_MS, LOG_COLUMNS, MINUTE_MS, SUBJECT
 
@@ -54,7 +55,6 @@ COLUMNS = {
     "ttft_ms": "ttft_ms",
 }
 
-METADATA_PREFIX = "metadata."
 _COMPARISONS = {"LT": "<", "LTE": "<=", "GT": ">", "GTE": ">="}
 # Operators whose side-table subquery selects the records that match (the others select
 # the records to exclude).
@@ -137,7 +137,7 @@ def _side_table(
         table, column, key_sql = "log_teams", "team", ""
     else:
         table, column, key_sql = "log_metadata", "value", "key = ? AND "
-        params.append(f.field[len(METADATA_PREFIX) :])
+        params.append(f.field[len(FIELD_PREFIX) :])
     cond = _condition(column, op, f.value, params)
     bounds = _time_bounds(filters, params)
     membership = "IN" if f.operator in _POSITIVE else "NOT IN"
@@ -155,7 +155,7 @@ def _probe(f: LogFilter, op: str, params: list[Any]) -> str:
         if team:
             table, cond = "log_teams s", _condition("s.team", op, f.value, params)
         else:
-            params.append(f.field[len(METADATA_PREFIX) :])
+            params.append(f.field[len(FIELD_PREFIX) :])
             cond = "s.key = ? AND " + _condition("s.value", op, f.value, params)
             table = "log_metadata s"
         return (
@@ -165,7 +165,7 @@ def _probe(f: LogFilter, op: str, params: list[Any]) -> str:
     if team:
         cond = _condition("j.value", op, f.value, params)
         return f"EXISTS (SELECT 1 FROM json_each(logs.teams) j WHERE {cond})"
-    params.append(f.field[len(METADATA_PREFIX) :])
+    params.append(f.field[len(FIELD_PREFIX) :])
     cond = _condition("j.value", op, f.value, params)
     return f"EXISTS (SELECT 1 FROM json_each(logs.metadata) j WHERE j.key = ? AND {cond})"
 
@@ -207,7 +207,7 @@ def filter_sql(
         return _model(f.operator, f.value, params)
     if f.field == "resolved_model":
         return _resolved_model(f.operator, f.value, params)
-    if f.field == "team" or f.field.startswith(METADATA_PREFIX):
+    if f.field == "team" or f.field.startswith(FIELD_PREFIX):
         return _side_table(f, filters, params, walk)
     return _condition(COLUMNS[f.field], f.operator, f.value, params)
 
@@ -266,8 +266,8 @@ def _sort_expr(field: str, descending: bool, params: list[Any]) -> str:
         # MongoDB sorts an array by its smallest element ascending, its largest descending.
         agg = "max" if descending else "min"
         return f"(SELECT {agg}(value) FROM json_each(teams))"
-    if field.startswith(METADATA_PREFIX):
-        params.append(field[len(METADATA_PREFIX) :])
+    if field.startswith(FIELD_PREFIX):
+        params.append(field[len(FIELD_PREFIX) :])
         return "(SELECT value FROM json_each(metadata) WHERE key = ?)"
     return COLUMNS[field]
 
@@ -420,9 +420,9 @@ def _side_total(query: LogQuery) -> tuple[str, list[Any]] | None:
         counted = "count(*)" if single else "count(DISTINCT log_id)"
         cond = _condition("team", f.operator, f.value, params)
         table = "log_teams"
-    elif f.field.startswith(METADATA_PREFIX):
+    elif f.field.startswith(FIELD_PREFIX):
         counted, table = "count(*)", "log_metadata"  # one value per key and record
-        params.append(f.field[len(METADATA_PREFIX) :])
+        params.append(f.field[len(FIELD_PREFIX) :])
         cond = "key = ? AND " + _condition("value", f.operator, f.value, params)
     else:
         return None

@@ -41,7 +41,7 @@ async def create_chat_completion(request: Request) -> Response:
     if not streaming:
         answer = await client.route(
             params,
-            metadata=caller.metadata,
+            metadata_json=caller.metadata_json,
             api_key=caller.api_key,
             request_id=caller.request_id,
             timeout=settings.request_timeout_seconds,
@@ -57,7 +57,7 @@ async def create_chat_completion(request: Request) -> Response:
 
     stream = client.stream_route(
         params,
-        metadata=caller.metadata,
+        metadata_json=caller.metadata_json,
         api_key=caller.api_key,
         request_id=caller.request_id,
         timeout=settings.request_timeout_seconds,

@@ -34,7 +34,7 @@ async def create_embeddings(request: Request) -> Response:
     embed_request = embed_request_from_json(body)
     response = await client_of(request).embed(
         embed_request,
-        metadata=caller.metadata,
+        metadata_json=caller.metadata_json,
         api_key=caller.api_key,
         request_id=caller.request_id,
         timeout=settings.request_timeout_seconds,

@@ -34,7 +34,7 @@ class Seen:
     """One call as the server received it."""
 
     method: str
-    metadata: dict[str, str]
+    metadata: dict[str, str | bytes]
     request: Any
 
 
@@ -47,7 +47,7 @@ class FakeCore(pb_grpc.RouteServiceServicer):
     hanging: asyncio.Event = field(default_factory=asyncio.Event)
 
     def _record(self, method: str, request: Any, context: Context) -> None:
-        metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+        metadata = dict(context.invocation_metadata() or ())
         self.calls.append(Seen(method, metadata, request))
 
     @property

@@ -173,32 +173,6 @@ async def test_missing_or_garbage_authorization(
     assert core.calls == []
 
 
-@pytest.mark.parametrize(
-    ("header", "named"),
-    [
-        ("not json", "must be a JSON object"),
-        ('["a", "b"]', "must be a JSON object"),
-        ('"text"', "must be a JSON object"),
-        ('{"app": "bot", "customer_id": 123}', "'customer_id'"),
-        ('{"tier": "' + "x" * 129 + '"}', "'tier'"),
-        ('{"nested": {"a": "b"}}', "'nested'"),
-        ('{"flag": true}', "'flag'"),
-        ('{"none": null}', "'none'"),
-    ],
-)
-async def test_bad_metadata_header(
-    http: httpx.AsyncClient, core: FakeCore, header: str, named: str
-) -> None:
-    response = await http.post(
-        CHAT, json={"model": "echo", "messages": USER}, headers={"x-tfy-metadata": header}
-    )
-    assert response.status_code == 400
-    error = error_of(response)
-    assert named in error["message"]
-    assert (error["type"], error["param"]) == ("invalid_request_error", "X-TFY-METADATA")
-    assert core.calls == []
-
-
 async def test_unknown_route_and_wrong_method(http: httpx.AsyncClient) -> None:
     response = await http.post("/v1/completions-nope", json={})
     assert response.status_code == 404

@@ -44,7 +44,7 @@ async def test_embeddings_as_floats(http: httpx.AsyncClient, core: FakeCore) -> 
     assert [d["embedding"] for d in body["data"]] == [[0.5, 1.0], [0.5, 3.0]]
     assert [d["index"] for d in body["data"]] == [0, 1]
     assert body["usage"] == {"prompt_tokens": 2, "total_tokens": 2}
-    assert dict(core.last.request.metadata) == {"team": "search"}
+    assert core.last.metadata["x-tfy-metadata-bin"] == b'{"team": "search"}'
     assert list(core.last.request.inputs) == ["a", "bcd"]
 
 

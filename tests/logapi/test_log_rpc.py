@@ -11,7 +11,7 @@ from google.protobuf.duration_pb2 import Duration
 
 from core import interceptors
 from core.auth import Principal
-from core.logs_convert import duration_from_ms
+from core.logs.convert import duration_from_ms
 from core.servicers.logs import LogServicer
 from core.store.base import LogRecord
 from gateway.v1 import chat_pb2, log_pb2, log_service_pb2

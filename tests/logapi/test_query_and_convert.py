@@ -6,8 +6,8 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from core.errors import InvalidRequest
-from core.logs_convert import entry_to_record, record_to_entry
-from core.logs_query import (
+from core.logs.convert import entry_to_record, record_to_entry
+from core.logs.query import (
     PageBounds,
     check_page,
     decode_page_token,

@@ -16,6 +16,8 @@ from gateway.v1 import chat_pb2, route_service_pb2, route_service_pb2_grpc
 from ._errors import AuthenticationError, InvalidRequestError, from_rpc_error
 from ._stream import REQUEST_ID_KEY, RESOLVED_MODEL_KEY, ChatStream
 
+METADATA_JSON_KEY = "x-tfy-metadata-bin"
+
 if TYPE_CHECKING:
     from ._keys import KeysClient
     from ._logs import LogsClient
@@ -116,6 +118,7 @@ class GatewayClient:
         params: chat_pb2.ChatParams,
         *,
         metadata: Mapping[str, str] | None = None,
+        metadata_json: bytes | None = None,
         api_key: str | None = None,
         timeout: _Timeout = USE_CLIENT_DEFAULT,  # noqa: ASYNC109
         request_id: str | None = None,
@@ -125,6 +128,8 @@ class GatewayClient:
         Args:
             params: The chat completion to run.
             metadata: Custom metadata (`X-TFY-METADATA`): string values, at most 128 characters.
+            metadata_json: The same as JSON text (an `X-TFY-METADATA` header as received),
+                checked by the gateway; used when `metadata` is empty.
             api_key: Key for this call instead of the client's.
             timeout: Deadline in seconds instead of the client's; None means none.
             request_id: Id to give the request (`x-request-id`); the gateway makes one if unset.
@@ -135,7 +140,7 @@ class GatewayClient:
         request = route_service_pb2.RouteRequest(params=params, metadata=metadata)
         call = self._route_stub().Route(
             request,
-            metadata=self._call_metadata(api_key, request_id),
+            metadata=self._call_metadata(api_key, request_id, metadata_json),
             timeout=self._deadline(timeout),
         )
         with _translate_errors():
@@ -153,6 +158,7 @@ class GatewayClient:
         params: chat_pb2.ChatParams,
         *,
         metadata: Mapping[str, str] | None = None,
+        metadata_json: bytes | None = None,
         api_key: str | None = None,
         timeout: _Timeout = USE_CLIENT_DEFAULT,
         request_id: str | None = None,
@@ -162,6 +168,8 @@ class GatewayClient:
         Args:
             params: The chat completion to run.
             metadata: Custom metadata (`X-TFY-METADATA`): string values, at most 128 characters.
+            metadata_json: The same as JSON text (an `X-TFY-METADATA` header as received),
+                checked by the gateway; used when `metadata` is empty.
             api_key: Key for this call instead of the client's.
             timeout: Deadline in seconds of the whole stream instead of the client's.
             request_id: Id to give the request (`x-request-id`); the gateway makes one if unset.
@@ -172,7 +180,7 @@ class GatewayClient:
         request = route_service_pb2.StreamRouteRequest(params=params, metadata=metadata)
         call = self._route_stub().StreamRoute(
             request,
-            metadata=self._call_metadata(api_key, request_id),
+            metadata=self._call_metadata(api_key, request_id, metadata_json),
             timeout=self._deadline(timeout),
         )
         return ChatStream(call)
@@ -207,6 +215,7 @@ class GatewayClient:
         request: route_service_pb2.EmbedRequest,
         *,
         metadata: Mapping[str, str] | None = None,
+        metadata_json: bytes | None = None,
         api_key: str | None = None,
         timeout: _Timeout = USE_CLIENT_DEFAULT,  # noqa: ASYNC109
         request_id: str | None = None,
@@ -216,6 +225,8 @@ class GatewayClient:
         Args:
             request: Model and inputs; it is not modified.
             metadata: Custom metadata, merged over `request.metadata`.
+            metadata_json: Custom metadata as JSON text (an `X-TFY-METADATA` header as
+                received), checked by the gateway; used when no typed metadata is set.
             api_key: Key for this call instead of the client's.
             timeout: Deadline in seconds instead of the client's; None means none.
             request_id: Id to give the request (`x-request-id`).
@@ -231,7 +242,7 @@ class GatewayClient:
         with _translate_errors():
             return await self._route_stub().Embed(
                 request,
-                metadata=self._call_metadata(api_key, request_id),
+                metadata=self._call_metadata(api_key, request_id, metadata_json),
                 timeout=self._deadline(timeout),
             )
 
@@ -255,10 +266,10 @@ class GatewayClient:
         return self._stub
 
     def _call_metadata(
-        self, api_key: str | None, request_id: str | None
-    ) -> tuple[tuple[str, str], ...]:
+        self, api_key: str | None, request_id: str | None, metadata_json: bytes | None = None
+    ) -> tuple[tuple[str, str | bytes], ...]:
         key = api_key if api_key is not None else self._api_key
-        items: list[tuple[str, str]] = []
+        items: list[tuple[str, str | bytes]] = []
         # gRPC refuses header values outside printable ASCII with an opaque error of its own.
         if key:
             if not _header_safe(key):
@@ -273,6 +284,9 @@ class GatewayClient:
                     "The request id has characters a header cannot carry.", param="request_id"
                 )
             items.append((REQUEST_ID_KEY, request_id))
+        if metadata_json:
+            # Binary call metadata carries any bytes; core parses and checks them.
+            items.append((METADATA_JSON_KEY, metadata_json))
         return tuple(items)
 
     def _deadline(self, timeout: _Timeout) -> float | None:

@@ -141,7 +141,7 @@ class KeysClient:
                 request, metadata=self._metadata(api_key), timeout=self._deadline(timeout)
             )
 
-    def _metadata(self, api_key: str | None) -> tuple[tuple[str, str], ...]:
+    def _metadata(self, api_key: str | None) -> tuple[tuple[str, str | bytes], ...]:
         return self._client._call_metadata(api_key, None)
 
     def _deadline(self, timeout: _Timeout) -> float | None:

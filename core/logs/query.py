@@ -19,6 +19,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from codec import value_to_python
 from core.errors import InvalidRequest
+from core.metadata import FIELD_PREFIX, check_key, field_key
 from core.store.base import LOG_FIELDS, LogFilter, LogQuery, LogScope, LogSort, Operator
 from gateway.v1 import log_service_pb2 as pb
 
@@ -26,8 +27,6 @@ DEFAULT_LIMIT = 25
 MAX_LIMIT = 1000
 MAX_LIST_VALUES = 1000
 MAX_SORT_FIELDS = 5
-MAX_METADATA_KEY_CHARS = 128
-METADATA_PREFIX = "metadata."
 
 OPERATORS: tuple[Operator, ...] = (
     "EQ", "NEQ", "LT", "LTE", "GT", "GTE", "IN", "NOT_IN", "CONTAINS",
@@ -51,13 +50,9 @@ class PageBounds:
 
 def field_type(name: str, *, param: str) -> type:
     """The value type of a filterable field; InvalidRequest naming it when unknown."""
-    if name.startswith(METADATA_PREFIX):
-        key = name[len(METADATA_PREFIX) :]
-        if not key or len(key) > MAX_METADATA_KEY_CHARS or not key.isprintable():
-            raise InvalidRequest(
-                f"metadata key {key!r} must be 1 to {MAX_METADATA_KEY_CHARS} printable characters",
-                param=param,
-            )
+    key = field_key(name)
+    if key is not None:
+        check_key(key, param=param)
         return str
     kind = LOG_FIELDS.get(name)
     if kind is None:
@@ -188,7 +183,7 @@ def _typed_filters(request: pb.ListLogsRequest) -> list[LogFilter]:
 
 def _metadata_filters(metadata: Mapping[str, str]) -> list[LogFilter]:
     return [
-        check_filter(f"{METADATA_PREFIX}{key}", "EQ", value, param=f"metadata[{key!r}]")
+        check_filter(f"{FIELD_PREFIX}{key}", "EQ", value, param=f"metadata[{key!r}]")
         for key, value in sorted(metadata.items())
     ]
 

@@ -7,17 +7,16 @@ Times travel as Timestamp/Duration and bodies as Struct; a record survives the r
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from codec import struct_from_dict, struct_to_dict
 from core.errors import InvalidRequest
+from core.metadata import check_metadata
 from core.store.base import Attempt, LogRecord
 from gateway.v1 import chat_pb2, log_pb2
 
-MAX_METADATA_VALUE_CHARS = 128
 MAX_ID_CHARS = 128
 
 _STATUS_TO_PROTO = {"success": log_pb2.LOG_STATUS_SUCCESS, "error": log_pb2.LOG_STATUS_ERROR}
@@ -132,19 +131,6 @@ def check_entry(entry: log_pb2.LogEntry) -> None:
         raise InvalidRequest(
             f"http_status {entry.http_status} is not an HTTP status", param="log_entry.http_status"
         )
-
-
-def check_metadata(metadata: Mapping[str, str], *, param: str) -> None:
-    """Metadata as X-TFY-METADATA allows it: string values of at most 128 characters."""
-    for key, value in metadata.items():
-        if not key:
-            raise InvalidRequest("metadata keys must not be empty", param=param)
-        if len(value) > MAX_METADATA_VALUE_CHARS:
-            raise InvalidRequest(
-                f"metadata value of key {key!r} is longer than {MAX_METADATA_VALUE_CHARS} "
-                "characters",
-                param=f"{param}.{key}",
-            )
 
 
 def timestamp_from_ms(ms: int) -> Timestamp:

@@ -1,0 +1,47 @@
+"""What a call costs: configured prices per model, applied to a usage.
+
+One table built from the config at start-up; the log writer prices finished calls with it,
+and a budget can price a call while it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+from core.config.loader import GatewayConfig
+from core.config.models import ModelPrice
+
+ModelKind = Literal["chat", "embedding"]
+
+
+class PriceTable:
+    """Prices of `account/model` ids by model kind; unknown models cost nothing."""
+
+    __slots__ = ("_prices",)
+
+    def __init__(self, prices: Mapping[tuple[str, str], ModelPrice]) -> None:
+        self._prices = dict(prices)
+
+    @classmethod
+    def from_config(cls, config: GatewayConfig) -> PriceTable:
+        return cls(
+            {
+                (f"{account.name}/{model.name}", model.kind): model.price
+                for account in config.accounts
+                for model in account.models
+            }
+        )
+
+    def price(self, model_id: str, kind: str) -> ModelPrice | None:
+        """The price of `model_id` (`account/model`) as a model of `kind`, None if unknown."""
+        return self._prices.get((model_id, kind))
+
+    def cost(self, model_id: str, kind: str, input_tokens: int, output_tokens: int) -> float:
+        """US dollars for the tokens; 0 for a model without a price."""
+        price = self._prices.get((model_id, kind))
+        if price is None or not (input_tokens or output_tokens):
+            return 0.0
+        return (
+            input_tokens * price.input_per_million + output_tokens * price.output_per_million
+        ) / 1_000_000
