@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 from prometheus_client import CollectorRegistry
 
 from core.logs import Journal, LogPipeline
@@ -28,6 +29,10 @@ from core.store.base import Attempt, LogRecord
 from core.store.sqlite import SqliteStore
 
 TARGET = 20_000
+
+
+def _json(body: dict[str, Any]) -> str:
+    return orjson.dumps(body).decode()
 
 
 def make_records(count: int) -> list[LogRecord]:
@@ -53,26 +58,30 @@ def make_records(count: int) -> list[LogRecord]:
             total_tokens=170,
             cost=0.00061,
             ttft_ms=35.0 if i % 2 else None,
-            request_body={
-                "model": "openai-main/gpt-4o",
-                "messages": [
-                    {"role": "system", "content": "You are a helpful assistant."},
-                    {"role": "user", "content": f"Question number {i}: what is the weather?"},
-                ],
-                "temperature": 0.2,
-            },
-            response_body={
-                "id": f"chatcmpl-bench-{i}",
-                "object": "chat.completion",
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": "Sunny, 21 degrees. " * 8},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {"prompt_tokens": 42, "completion_tokens": 128, "total_tokens": 170},
-            },
+            request_body=_json(
+                {
+                    "model": "openai-main/gpt-4o",
+                    "messages": [
+                        {"role": "system", "content": "You are a helpful assistant."},
+                        {"role": "user", "content": f"Question number {i}: what is the weather?"},
+                    ],
+                    "temperature": 0.2,
+                }
+            ),
+            response_body=_json(
+                {
+                    "id": f"chatcmpl-bench-{i}",
+                    "object": "chat.completion",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": "Sunny, 21 degrees. " * 8},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 42, "completion_tokens": 128, "total_tokens": 170},
+                }
+            ),
         )
         for i in range(count)
     ]

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 import uvicorn
 
 from core.config.loader import parse_config
@@ -59,7 +60,9 @@ def records(count: int, seed: int = 7) -> Iterator[LogRecord]:
     """`count` varied records, oldest first, spread over SPAN_DAYS."""
     rng = random.Random(seed)
     step = SPAN_DAYS * DAY_MS / count
-    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Say something."}]}
+    body = orjson.dumps(
+        {"model": "gpt-4o", "messages": [{"role": "user", "content": "Say something."}]}
+    ).decode()
     for i in range(count):
         model = MODELS[rng.randrange(len(MODELS))]
         failed = rng.random() < 0.05

@@ -1,17 +1,18 @@
 """LogRecord (core's record of a call) <-> LogEntry (its wire form), and checks on given entries.
 
-Times travel as Timestamp/Duration and bodies as Struct; a record survives the round trip
-(latencies to the nanosecond, body numbers as JSON numbers).
+Times travel as Timestamp/Duration and bodies as the JSON text they were logged as; a record
+survives the round trip (latencies to the nanosecond, bodies byte for byte).
 """
 
 from __future__ import annotations
 
 import math
 
+import orjson
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from codec import struct_from_dict, struct_to_dict
+from codec import struct_to_dict
 from core.errors import InvalidRequest
 from core.metadata import check_metadata
 from core.store.base import Attempt, LogRecord
@@ -59,9 +60,9 @@ def record_to_entry(record: LogRecord) -> log_pb2.LogEntry:
     if record.ttft_ms is not None:
         entry.time_to_first_token.CopyFrom(duration_from_ms(record.ttft_ms))
     if record.request_body is not None:
-        entry.request_body.CopyFrom(struct_from_dict(record.request_body))
+        entry.request_json = record.request_body
     if record.response_body is not None:
-        entry.response_body.CopyFrom(struct_from_dict(record.response_body))
+        entry.response_json = record.response_body
     return entry
 
 
@@ -102,11 +103,18 @@ def entry_to_record(entry: log_pb2.LogEntry) -> LogRecord:
             if entry.HasField("time_to_first_token")
             else None
         ),
-        request_body=struct_to_dict(entry.request_body) if entry.HasField("request_body") else None,
-        response_body=(
-            struct_to_dict(entry.response_body) if entry.HasField("response_body") else None
-        ),
+        request_body=_body_json(entry.request_json, entry, "request_body"),
+        response_body=_body_json(entry.response_json, entry, "response_body"),
     )
+
+
+def _body_json(text: str, entry: log_pb2.LogEntry, deprecated: str) -> str | None:
+    """The body's JSON text: given as text, else (older callers) as a Struct, else None."""
+    if text:
+        return text
+    if entry.HasField(deprecated):  # type: ignore[arg-type]  # the two Struct fields
+        return orjson.dumps(struct_to_dict(getattr(entry, deprecated))).decode()
+    return None
 
 
 def check_entry(entry: log_pb2.LogEntry) -> None:
@@ -127,6 +135,13 @@ def check_entry(entry: log_pb2.LogEntry) -> None:
     for name in ("latency", "time_to_first_token"):
         if getattr(entry, name).seconds < 0 or getattr(entry, name).nanos < 0:
             raise InvalidRequest(f"{name} must not be negative", param=f"log_entry.{name}")
+    for name in ("request_json", "response_json"):
+        text = getattr(entry, name)
+        if text:
+            try:
+                orjson.loads(text)
+            except orjson.JSONDecodeError:
+                raise InvalidRequest(f"{name} is not JSON", param=f"log_entry.{name}") from None
     if not 0 <= entry.http_status <= 599:
         raise InvalidRequest(
             f"http_status {entry.http_status} is not an HTTP status", param="log_entry.http_status"

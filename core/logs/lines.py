@@ -43,4 +43,7 @@ def _record(raw: dict[str, Any]) -> LogRecord:
     values["teams"] = tuple(values.get("teams") or ())
     values["metadata"] = dict(values.get("metadata") or {})
     values["attempts"] = tuple(Attempt(**a) for a in values.get("attempts") or ())
+    for body in ("request_body", "response_body"):  # journals written before bodies were text
+        if isinstance(values.get(body), dict):
+            values[body] = orjson.dumps(values[body]).decode()
     return LogRecord(**values)

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from codec import chat_params_to_json, chat_result_to_json
 from codec.embeddings import embed_request_to_json, embed_response_to_json
 from core.errors import GatewayError
@@ -200,16 +202,16 @@ class CallLog:
         latency_ms = (self._end_ns - (self._routed_ns or self._context.started_ns)) / 1e6
         return (Attempt(self._resolved_model, http_status, error_code, latency_ms),)
 
-    def _bodies(self) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:
+    def _bodies(self) -> tuple[str | None, str | None]:
         if self._context.metadata.get(LOG_REQUEST_KEY) == "false":
             return None, None
         try:
             if self._params is not None:
-                return chat_params_to_json(self._params), self._chat_response()
+                return _json(chat_params_to_json(self._params)), _json(self._chat_response())
             if self._embed_request is not None:
                 response = self._embedded
-                return embed_request_to_json(self._embed_request), (
-                    embed_response_to_json(response) if response is not None else None
+                return _json(embed_request_to_json(self._embed_request)), (
+                    _json(embed_response_to_json(response)) if response is not None else None
                 )
         except Exception:  # a body that cannot be rendered must not cost the record
             log.exception("could not render the bodies of %s", self._context.request_id)
@@ -225,3 +227,8 @@ class CallLog:
         for delta in self._deltas:
             assembler.add(delta)
         return chat_result_to_json(assembler.result(Usage(), model=self._resolved_model))
+
+
+def _json(body: Mapping[str, Any] | None) -> str | None:
+    # Rendered once, here: stores keep this text and the log API returns it unchanged.
+    return None if body is None else orjson.dumps(body).decode()

@@ -87,8 +87,9 @@ class LogRecord:
     total_tokens: int = 0
     cost: float = 0.0
     ttft_ms: float | None = None
-    request_body: Mapping[str, Any] | None = None  # OpenAI JSON; None when opted out
-    response_body: Mapping[str, Any] | None = None
+    # OpenAI JSON text, exactly as logged (stores keep it byte for byte); None when opted out.
+    request_body: str | None = None
+    response_body: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

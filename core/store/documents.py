@@ -1,8 +1,9 @@
 """Records <-> MongoDB documents.
 
 A record's id is the document's `_id`. Tuples are stored as arrays and read back as
-tuples; bodies are stored as plain documents (any Mapping / tuple inside becomes a dict /
-list) and None stays None, so a record read back equals the one written.
+tuples; bodies are stored as the JSON text they were logged as (a BSON document would turn
+`1.0` into a double and refuse integers beyond 64 bits), so a record read back equals the
+one written.
 """
 
 from __future__ import annotations
@@ -10,21 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from core.store.base import ApiKeyRecord, Attempt, LogRecord
 
 Document = dict[str, Any]
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _body(value: Mapping[str, Any] | None) -> Document | None:
-    return None if value is None else _plain(value)
+def _body(value: Any) -> str | None:
+    # Bodies are JSON text; documents written before that hold them as sub-documents.
+    if value is None or isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
 
 
 def log_document(r: LogRecord) -> Document:
@@ -58,8 +56,8 @@ def log_document(r: LogRecord) -> Document:
             }
             for a in r.attempts
         ],
-        "request_body": _body(r.request_body),
-        "response_body": _body(r.response_body),
+        "request_body": r.request_body,
+        "response_body": r.response_body,
     }
 
 
@@ -86,8 +84,8 @@ def log_record(doc: Mapping[str, Any]) -> LogRecord:
         total_tokens=doc["total_tokens"],
         cost=doc["cost"],
         ttft_ms=doc.get("ttft_ms"),
-        request_body=doc.get("request_body"),
-        response_body=doc.get("response_body"),
+        request_body=_body(doc.get("request_body")),
+        response_body=_body(doc.get("response_body")),
     )
 
 

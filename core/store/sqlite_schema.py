@@ -225,10 +225,6 @@ def dumps(value: object) -> str:
     return orjson.dumps(value, default=_json_default).decode()
 
 
-def _body(text: str | None) -> Mapping[str, Any] | None:
-    return None if text is None else orjson.loads(text)
-
-
 def log_row(r: LogRecord) -> tuple[Any, ...]:
     """The `logs` row of a record, in LOG_COLUMNS order."""
     attempts = [[a.model, a.http_status, a.error_code, a.latency_ms] for a in r.attempts]
@@ -254,8 +250,8 @@ def log_row(r: LogRecord) -> tuple[Any, ...]:
         dumps(r.teams),
         dumps(r.metadata),
         dumps(attempts),
-        None if r.request_body is None else dumps(r.request_body),
-        None if r.response_body is None else dumps(r.response_body),
+        r.request_body,
+        r.response_body,
     )
 
 
@@ -286,8 +282,8 @@ def log_record(row: tuple[Any, ...]) -> LogRecord:
         total_tokens=ttotal,
         cost=cost,
         ttft_ms=ttft,
-        request_body=_body(request_body),
-        response_body=_body(response_body),
+        request_body=request_body,
+        response_body=response_body,
     )
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from google.protobuf.duration_pb2 import Duration
 
-from codec import CodecError, struct_to_dict, value_from_python
+from codec import CodecError, value_from_python
 from gateway.v1 import log_pb2, log_service_pb2 as pb
 
 __all__ = ["ParsedQuery", "entry_to_json", "json_param", "list_request_from_json", "page_to_json"]
@@ -126,10 +127,9 @@ def entry_to_json(entry: log_pb2.LogEntry) -> dict[str, Any]:
             }
             for a in entry.attempts
         ],
-        "request": struct_to_dict(entry.request_body) if entry.HasField("request_body") else None,
-        "response": (
-            struct_to_dict(entry.response_body) if entry.HasField("response_body") else None
-        ),
+        # The bodies as logged, byte for byte: orjson embeds the JSON text without parsing it.
+        "request": orjson.Fragment(entry.request_json) if entry.request_json else None,
+        "response": orjson.Fragment(entry.response_json) if entry.response_json else None,
     }
 
 

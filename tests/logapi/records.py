@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from core.auth import key_digest
 from core.store.base import ApiKeyRecord, Attempt, LogRecord
 
@@ -93,8 +95,8 @@ def _record(i: int) -> LogRecord:
         total_tokens=0 if failed else input_tokens + output_tokens,
         cost=0.0 if failed else 0.125 * i,
         ttft_ms=5.0 + i if stream and not failed else None,
-        request_body=body,
-        response_body=None if failed else answer,
+        request_body=None if body is None else orjson.dumps(body).decode(),
+        response_body=None if failed or answer is None else orjson.dumps(answer).decode(),
     )
 
 

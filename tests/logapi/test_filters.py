@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from core.store.base import LogFilter, LogSort
@@ -249,8 +250,8 @@ async def test_record_shape(admin_http: httpx.AsyncClient) -> None:
         "attempts": [
             {"model": r.resolved_model, "http_status": 200, "error_code": None, "latency_ms": 82.0}
         ],
-        "request": r.request_body,
-        "response": r.response_body,
+        "request": None if r.request_body is None else orjson.loads(r.request_body),
+        "response": None if r.response_body is None else orjson.loads(r.response_body),
     }
     failed = await query(
         admin_http, {"filter": {"id": [{"key": "id", "value": "req-003", "operator": "EQ"}]}}

@@ -72,6 +72,29 @@ async def test_log_then_list_finds_it(logs_gateway: LogGateway) -> None:
     assert record["metadata"] == {"application": "batch-job", "customer_id": "777"}
 
 
+# Integers beyond 2**53 and 2**64, `1.0`, key order and spacing: what a Struct would lose.
+FAITHFUL_REQUEST = (
+    '{"model": "gpt-4o", "temperature": 1.0, "seed": 123456789012345678901234567890,'
+    ' "logit_bias": {"9007199254740993": -100}, "n": 9007199254740993}'
+)
+FAITHFUL_RESPONSE = '{"choices":[{"message":{"content":"hi"}}],"usage":{"total_tokens":1.0}}'
+
+
+async def test_bodies_come_back_byte_for_byte(logs_gateway: LogGateway) -> None:
+    entry = outside_call(request_json=FAITHFUL_REQUEST, response_json=FAITHFUL_RESPONSE)
+    async with logs_gateway.grpc(ALICE) as client:
+        log_id = await client.logs.log(entry)
+        stored = await client.logs.get(log_id)
+    assert (stored.request_json, stored.response_json) == (FAITHFUL_REQUEST, FAITHFUL_RESPONSE)
+    assert not stored.HasField("request_body")  # the deprecated Struct is never filled
+    async with logs_gateway.http(ALICE) as http:
+        raw = (await http.get(f"{REQUESTS_PATH}/{log_id}")).content
+        listed = (await http.post(REQUESTS_PATH, json={"limit": 1})).content
+    for text in (FAITHFUL_REQUEST, FAITHFUL_RESPONSE):
+        assert text.encode() in raw
+        assert text.encode() in listed
+
+
 async def test_log_keeps_a_given_id_and_time_and_lets_the_admin_attribute(
     logs_gateway: LogGateway,
 ) -> None:
@@ -104,6 +127,8 @@ async def test_log_keeps_a_given_id_and_time_and_lets_the_admin_attribute(
             ["input_tokens"],
         ),
         (outside_call(latency=Duration(seconds=-1)), "log_entry.latency", ["negative"]),
+        (outside_call(request_json='{"a": '), "log_entry.request_json", ["not JSON"]),
+        (outside_call(response_json="nope"), "log_entry.response_json", ["not JSON"]),
     ],
 )
 async def test_log_rejects_what_it_cannot_store(

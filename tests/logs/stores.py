@@ -31,11 +31,8 @@ def record(i: int, **changes: Any) -> LogRecord:
         "total_tokens": 8,
         "cost": 0.0001,
         "ttft_ms": 4.0 if i % 2 else None,
-        "request_body": {
-            "model": "mock-main/echo",
-            "messages": [{"role": "user", "content": "hi"}],
-        },
-        "response_body": {"choices": [{"message": {"role": "assistant", "content": "hi"}}]},
+        "request_body": '{"model":"mock-main/echo","messages":[{"role":"user","content":"hi"}]}',
+        "response_body": '{"choices":[{"message":{"role":"assistant","content":"hi"}}]}',
     }
     values.update(changes)
     return LogRecord(**values)

@@ -26,7 +26,7 @@ from tests.logs.stores import record
             error_message="the caller cancelled the request — ünïcode ✓",
             metadata={"k": "v" * 128, "emoji": "🙂"},
             attempts=(Attempt("a/b", 502, "upstream_error", 1.25), Attempt("c/d", 200, "", 2.5)),
-            request_body={"tools": [{"type": "function", "function": {"name": "f"}}], "n": 1.5},
+            request_body='{"tools": [{"type": "function"}], "n": 1.0, "big": 123456789012345678901}',
         ),
     ],
 )

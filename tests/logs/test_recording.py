@@ -8,6 +8,7 @@ import time
 
 import grpc
 import openai
+import orjson
 import pytest
 
 from core.store.base import LogQuery
@@ -86,11 +87,14 @@ async def test_success_record_fields(logging_core: LoggingCore) -> None:
     assert (attempt.model, attempt.http_status, attempt.error_code) == ("mock-main/echo", 200, "")
     assert 0 < attempt.latency_ms <= record.latency_ms
     assert record.request_body is not None
-    assert record.request_body["messages"] == MESSAGES
-    assert record.request_body["temperature"] == 0.5
+    assert orjson.loads(record.request_body)["messages"] == MESSAGES
+    assert orjson.loads(record.request_body)["temperature"] == 0.5
     assert record.response_body is not None
-    assert record.response_body["choices"][0]["message"]["content"] == "hello there gateway"
-    assert record.response_body["id"] == reply.id
+    assert (
+        orjson.loads(record.response_body)["choices"][0]["message"]["content"]
+        == "hello there gateway"
+    )
+    assert orjson.loads(record.response_body)["id"] == reply.id
     assert (
         logging_core.sample(
             "llm_gateway_requests_total",
@@ -126,8 +130,8 @@ async def test_stream_record_has_ttft_and_assembled_response(logging_core: Loggi
     assert record.ttft_ms is not None
     assert 0 < record.ttft_ms <= record.latency_ms
     assert record.response_body is not None
-    assert record.response_body["choices"][0]["message"]["content"] == text
-    assert record.response_body["choices"][0]["finish_reason"] == "stop"
+    assert orjson.loads(record.response_body)["choices"][0]["message"]["content"] == text
+    assert orjson.loads(record.response_body)["choices"][0]["finish_reason"] == "stop"
     assert (record.input_tokens, record.output_tokens) == (3, 3)
 
 
@@ -184,7 +188,7 @@ async def test_cut_stream_is_an_error_with_what_was_received(logging_core: Loggi
     )
     assert record.ttft_ms is not None
     assert record.response_body is not None
-    assert record.response_body["choices"][0]["message"]["content"] == "hello there"
+    assert orjson.loads(record.response_body)["choices"][0]["message"]["content"] == "hello there"
 
 
 async def test_cancelled_stream_is_recorded(logging_core: LoggingCore) -> None:
@@ -201,7 +205,7 @@ async def test_cancelled_stream_is_recorded(logging_core: LoggingCore) -> None:
     assert record.stream is True
     assert record.resolved_model == "slow/stream"
     assert record.response_body is not None
-    assert record.response_body["choices"][0]["message"]["content"].startswith("tok")
+    assert orjson.loads(record.response_body)["choices"][0]["message"]["content"].startswith("tok")
 
 
 async def test_tool_calls_are_in_both_bodies(logging_core: LoggingCore) -> None:
@@ -220,9 +224,9 @@ async def test_tool_calls_are_in_both_bodies(logging_core: LoggingCore) -> None:
     for stream in (False, True):
         record = records[f"tools-{stream}"]
         assert record.request_body is not None
-        assert record.request_body["tools"][0]["function"]["name"] == "get_weather"
+        assert orjson.loads(record.request_body)["tools"][0]["function"]["name"] == "get_weather"
         assert record.response_body is not None
-        choice = record.response_body["choices"][0]
+        choice = orjson.loads(record.response_body)["choices"][0]
         assert choice["finish_reason"] == "tool_calls"
         call = choice["message"]["tool_calls"][0]
         assert call["function"] == {"name": "get_weather", "arguments": '{"city":"mock"}'}
@@ -252,9 +256,9 @@ async def test_embedding_record(logging_core: LoggingCore) -> None:
     assert (record.input_tokens, record.total_tokens) == (3, 3)
     assert record.cost == pytest.approx(3 * 0.5 / 1_000_000)
     assert record.request_body is not None
-    assert record.request_body["input"] == ["one two", "three"]
+    assert orjson.loads(record.request_body)["input"] == ["one two", "three"]
     assert record.response_body is not None
-    assert len(record.response_body["data"]) == 2
+    assert len(orjson.loads(record.response_body)["data"]) == 2
 
 
 async def test_grpc_call_metadata_is_read_when_the_typed_field_is_empty(

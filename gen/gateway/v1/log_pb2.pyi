@@ -21,6 +21,11 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class _LogStatus:
@@ -94,6 +99,8 @@ class LogEntry(_message.Message):
     RESPONSE_BODY_FIELD_NUMBER: _builtins.int
     TEAMS_FIELD_NUMBER: _builtins.int
     HTTP_STATUS_FIELD_NUMBER: _builtins.int
+    REQUEST_JSON_FIELD_NUMBER: _builtins.int
+    RESPONSE_JSON_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Record id, unique."""
     model: _builtins.str
@@ -118,6 +125,14 @@ class LogEntry(_message.Message):
     """Cost in US dollars."""
     http_status: _builtins.int
     """HTTP status the call was answered with (200 on success)."""
+    request_json: _builtins.str
+    """Request body as OpenAI JSON text, exactly as logged; empty when the caller opted out
+    (`tfy_log_request: "false"`).
+    """
+    response_json: _builtins.str
+    """Response body as OpenAI JSON text (tool calls included), exactly as logged; empty when
+    the caller opted out or no answer came.
+    """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the request arrived."""
@@ -143,12 +158,19 @@ class LogEntry(_message.Message):
         """Time from request to the first streamed token; unset for unary calls."""
 
     @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
     def request_body(self) -> _struct_pb2.Struct:
-        """Request body as OpenAI JSON; unset when the caller opted out."""
+        """Deprecated: never filled, as a Struct turns integers above 2^53 into floats and `1.0`
+        into `1`. Read `request_json`. `LogService.Log` still accepts it when `request_json` is
+        empty.
+        """
 
     @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
     def response_body(self) -> _struct_pb2.Struct:
-        """Response body as OpenAI JSON (tool calls included); unset when the caller opted out."""
+        """Deprecated: never filled; read `response_json`. `LogService.Log` still accepts it when
+        `response_json` is empty.
+        """
 
     @_builtins.property
     def teams(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -178,10 +200,12 @@ class LogEntry(_message.Message):
         response_body: _struct_pb2.Struct | None = ...,
         teams: _abc.Iterable[_builtins.str] | None = ...,
         http_status: _builtins.int = ...,
+        request_json: _builtins.str = ...,
+        response_json: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "latency", b"latency", "request_body", b"request_body", "response_body", b"response_body", "time_to_first_token", b"time_to_first_token", "usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "cost", b"cost", "create_time", b"create_time", "error_message", b"error_message", "error_reason", b"error_reason", "http_status", b"http_status", "id", b"id", "key_id", b"key_id", "latency", b"latency", "metadata", b"metadata", "model", b"model", "provider_account", b"provider_account", "request_body", b"request_body", "resolved_model", b"resolved_model", "response_body", b"response_body", "status", b"status", "stream", b"stream", "subject", b"subject", "teams", b"teams", "time_to_first_token", b"time_to_first_token", "usage", b"usage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "cost", b"cost", "create_time", b"create_time", "error_message", b"error_message", "error_reason", b"error_reason", "http_status", b"http_status", "id", b"id", "key_id", b"key_id", "latency", b"latency", "metadata", b"metadata", "model", b"model", "provider_account", b"provider_account", "request_body", b"request_body", "request_json", b"request_json", "resolved_model", b"resolved_model", "response_body", b"response_body", "response_json", b"response_json", "status", b"status", "stream", b"stream", "subject", b"subject", "teams", b"teams", "time_to_first_token", b"time_to_first_token", "usage", b"usage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
