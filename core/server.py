@@ -23,9 +23,11 @@ from core.providers.factory import build_provider
 from core.recording import CallRecorder
 from core.servicers.keys import KeyServicer
 from core.servicers.logs import LogServicer, LogSink
-from core.servicers.pending import PendingMetricsServicer
+from core.servicers.metrics import MetricsServicer
 from core.servicers.route import RouteServicer
 from core.store.base import Store
+from core.usage.engine import RAW_WINDOW_MS, MetricsEngine
+from core.usage.rollup import Rollups
 from gateway.v1 import (
     key_service_pb2,
     key_service_pb2_grpc,
@@ -77,6 +79,7 @@ def build_core(
     key_cache_ttl_seconds: float = 5.0,
     recorder: CallRecorder | None = None,
     log_sink: LogSink | None = None,
+    rollups: Rollups | None = None,
     max_log_page_size: int = MAX_LIMIT,
     max_message_bytes: int = 16 * 1024 * 1024,
     environ: Mapping[str, str] | None = None,
@@ -101,8 +104,14 @@ def build_core(
     # LogService.Log writes through the log pipeline when given one, else straight to the store.
     logs = LogServicer(store, sink=log_sink, bounds=PageBounds(max_limit=max_log_page_size))
     log_service_pb2_grpc.add_LogServiceServicer_to_server(logs, server)
-    # Declared now, served by the metrics work: until then UNIMPLEMENTED.
-    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(PendingMetricsServicer(), server)
+    # Reads the rollups the store keeps (the same `rollups` the store was opened with).
+    raw_window_hours = config.metrics.raw_window_hours if config.metrics else None
+    engine = MetricsEngine(
+        store,
+        rollups,
+        raw_window_ms=RAW_WINDOW_MS if raw_window_hours is None else int(raw_window_hours * 3.6e6),
+    )
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(MetricsServicer(engine), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -11,6 +11,7 @@ from facade.errors import install_error_handlers
 from facade.health import attach_health
 from facade.keys import attach_keys
 from facade.logs import attach_logs
+from facade.metrics import attach_metrics
 from facade.openai import attach_router
 from facade.settings import FacadeSettings
 from gateway_client import GatewayClient
@@ -37,4 +38,5 @@ def create_app(settings: FacadeSettings, client: GatewayClient) -> FastAPI:
     attach_router(app)
     attach_keys(app)
     attach_logs(app)
+    attach_metrics(app)
     return app

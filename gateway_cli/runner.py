@@ -21,6 +21,7 @@ from core.logs import RequestLogs, build_request_logs
 from core.metrics import build_metrics
 from core.server import build_core
 from core.store.factory import open_store
+from core.usage.rollup import Rollups
 from facade.app import create_app
 from facade.settings import FacadeSettings
 from gateway_cli.http_server import HttpServer
@@ -68,7 +69,14 @@ async def serve(
     registry: CollectorRegistry | None = None
     grpc_target = settings.core_target
     if run_core:
-        store = open_store(uri=settings.store_uri, data_dir=settings.data_dir)
+        rollups = Rollups.from_config(config.metrics)
+        metadata_keys = [k.key for k in config.metrics.metadata_keys] if config.metrics else []
+        store = open_store(
+            uri=settings.store_uri,
+            data_dir=settings.data_dir,
+            metadata_index_keys=metadata_keys,
+            rollups=rollups,
+        )
         await store.open()
         registry = CollectorRegistry()
         try:
@@ -83,6 +91,7 @@ async def serve(
                 key_cache_ttl_seconds=settings.key_cache_ttl_seconds,
                 recorder=logs.recorder,
                 log_sink=logs.pipeline.submit,
+                rollups=rollups,
                 max_message_bytes=settings.grpc_max_message_bytes,
             )
             await core.start()

@@ -9,8 +9,9 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from core.config.models import ApiKeyEntry, Document, ProviderAccount
+from core.config.models import ApiKeyEntry, Document, MetricsConfig, ProviderAccount
 
+_DOCUMENT_TYPES = ("provider-account", "gateway-api-keys", "gateway-metrics-config")
 _DOCUMENT = TypeAdapter[ProviderAccount | Any](Document)
 
 
@@ -24,6 +25,7 @@ class GatewayConfig:
 
     accounts: tuple[ProviderAccount, ...]
     api_keys: tuple[ApiKeyEntry, ...]
+    metrics: MetricsConfig | None = None
 
 
 def load_config(path: Path) -> GatewayConfig:
@@ -43,15 +45,24 @@ def parse_config(text: str, *, source: str = "<config>") -> GatewayConfig:
         raise ConfigError(f"{source}: invalid YAML: {exc}") from None
     accounts: list[ProviderAccount] = []
     api_keys: list[ApiKeyEntry] = []
+    metrics: list[MetricsConfig] = []
     for number, raw in enumerate(raw_documents, start=1):
         document = _validate_document(raw, source=source, number=number)
         if isinstance(document, ProviderAccount):
             accounts.append(document)
+        elif isinstance(document, MetricsConfig):
+            metrics.append(document)
         else:
             api_keys.extend(document.keys)
     _check_unique([a.name for a in accounts], source, "provider account name")
     _check_unique([k.id for k in api_keys], source, "api key id")
-    return GatewayConfig(accounts=tuple(accounts), api_keys=tuple(api_keys))
+    if len(metrics) > 1:
+        raise ConfigError(f"{source}: more than one gateway-metrics-config document")
+    return GatewayConfig(
+        accounts=tuple(accounts),
+        api_keys=tuple(api_keys),
+        metrics=metrics[0] if metrics else None,
+    )
 
 
 def _validate_document(raw: object, *, source: str, number: int) -> Any:
@@ -70,9 +81,7 @@ def _validate_document(raw: object, *, source: str, number: int) -> Any:
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
     # pydantic puts the discriminator's tag first (`provider-account.models.0.name`); drop it.
-    parts = (
-        list(loc[1:]) if loc and loc[0] in ("provider-account", "gateway-api-keys") else list(loc)
-    )
+    parts = list(loc[1:]) if loc and loc[0] in _DOCUMENT_TYPES else list(loc)
     path = ""
     for part in parts:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))

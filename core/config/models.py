@@ -108,4 +108,58 @@ class ApiKeys(_Strict):
     keys: list[ApiKeyEntry] = []
 
 
-Document = Annotated[ProviderAccount | ApiKeys, Field(discriminator="type")]
+# The dimensions a metadata key may be rolled up with (core/usage/dimensions.py).
+RollupDimension = Literal[
+    "model", "resolved_model", "provider_account", "user", "team", "key_id", "status",
+    "http_status", "error_code", "stream",
+]  # fmt: skip
+_METADATA_KEY = r"^[^\x00-\x1f\x7f]{1,128}$"
+
+
+class MetadataKeyRollup(_Strict):
+    """A metadata key to roll up, with the dimensions to roll up beside it."""
+
+    key: str = Field(pattern=_METADATA_KEY)
+    with_: list[RollupDimension] = Field(default=[], alias="with")
+
+
+class PrometheusOptions(_Strict):
+    """Opt-in labels of the request metrics; cardinality stays bounded either way."""
+
+    user_label: bool = False
+    """Label request metrics with the caller's subject (`user`)."""
+    metadata_labels: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = []
+    """Metadata keys to add as labels (label names are the keys)."""
+    max_label_values: int = Field(default=100, ge=1, le=10_000)
+    """Distinct values per label; further values are counted under `other`."""
+
+
+class MetricsConfig(_Strict):
+    """`gateway-metrics-config`: what metrics roll up and export."""
+
+    type: Literal["gateway-metrics-config"]
+    name: str
+    metadata_keys: list[MetadataKeyRollup] = []
+    """Metadata keys to group and filter by from rollups, over any period (a key alone, or
+    `{key, with: [dimensions]}`); other keys are read from raw records, over at most
+    `raw_window_hours`."""
+    raw_window_hours: float = Field(default=24.0, gt=0)
+    """Longest period a metrics query may read from raw records."""
+    prometheus: PrometheusOptions = PrometheusOptions()
+
+    @field_validator("metadata_keys", mode="before")
+    @classmethod
+    def _bare_keys(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [{"key": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> MetricsConfig:
+        keys = [k.key for k in self.metadata_keys]
+        if len(keys) != len(set(keys)):
+            raise ValueError("metadata_keys: each key may appear once")
+        return self
+
+
+Document = Annotated[ProviderAccount | ApiKeys | MetricsConfig, Field(discriminator="type")]

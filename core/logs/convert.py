@@ -59,6 +59,8 @@ def record_to_entry(record: LogRecord) -> log_pb2.LogEntry:
     )
     if record.ttft_ms is not None:
         entry.time_to_first_token.CopyFrom(duration_from_ms(record.ttft_ms))
+    if record.upstream_ms is not None:
+        entry.upstream_latency.CopyFrom(duration_from_ms(record.upstream_ms))
     if record.request_body is not None:
         entry.request_json = record.request_body
     if record.response_body is not None:
@@ -103,6 +105,9 @@ def entry_to_record(entry: log_pb2.LogEntry) -> LogRecord:
             if entry.HasField("time_to_first_token")
             else None
         ),
+        upstream_ms=(
+            ms_from_duration(entry.upstream_latency) if entry.HasField("upstream_latency") else None
+        ),
         request_body=_body_json(entry.request_json, entry, "request_body"),
         response_body=_body_json(entry.response_json, entry, "response_body"),
     )
@@ -132,7 +137,7 @@ def check_entry(entry: log_pb2.LogEntry) -> None:
             raise InvalidRequest(f"usage.{name} must be 0 or more", param=f"log_entry.usage.{name}")
     if not (math.isfinite(entry.cost) and entry.cost >= 0):
         raise InvalidRequest("cost must be a number, 0 or more", param="log_entry.cost")
-    for name in ("latency", "time_to_first_token"):
+    for name in ("latency", "time_to_first_token", "upstream_latency"):
         if getattr(entry, name).seconds < 0 or getattr(entry, name).nanos < 0:
             raise InvalidRequest(f"{name} must not be negative", param=f"log_entry.{name}")
     for name in ("request_json", "response_json"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,11 +121,7 @@ def query_from_request(
     request: pb.ListLogsRequest, scope: LogScope | None, bounds: PageBounds
 ) -> LogQuery:
     """The checked query of a ListLogs request, restricted to `scope` (None: everything)."""
-    filters = [*_typed_filters(request)]
-    for i, item in enumerate(request.filters):
-        operator = _OPERATOR_BY_ENUM.get(item.operator, _enum_name(item.operator))
-        value = value_to_python(item.value) if item.HasField("value") else None
-        filters.append(check_filter(item.field, operator, value, param=f"filters[{i}]"))
+    filters = [*_typed_filters(request), *check_field_filters(request.filters)]
     sort = tuple(
         check_sort(s.field, s.descending, param=f"sort_fields[{i}]")
         for i, s in enumerate(request.sort_fields)
@@ -147,6 +143,16 @@ def query_from_request(
         offset=offset,
         scope=scope,
     )
+
+
+def check_field_filters(filters: Iterable[pb.LogFieldFilter]) -> list[LogFilter]:
+    """Each `filters[i]` of a request, checked."""
+    out: list[LogFilter] = []
+    for i, item in enumerate(filters):
+        operator = _OPERATOR_BY_ENUM.get(item.operator, _enum_name(item.operator))
+        value = value_to_python(item.value) if item.HasField("value") else None
+        out.append(check_filter(item.field, operator, value, param=f"filters[{i}]"))
+    return out
 
 
 def encode_page_token(offset: int) -> str:
@@ -177,11 +183,11 @@ def _typed_filters(request: pb.ListLogsRequest) -> list[LogFilter]:
         out.append(check_filter("model", "IN", list(request.models), param="models"))
     if request.subjects:
         out.append(check_filter("user", "IN", list(request.subjects), param="subjects"))
-    out.extend(_metadata_filters(request.metadata))
+    out.extend(metadata_filters(request.metadata))
     return out
 
 
-def _metadata_filters(metadata: Mapping[str, str]) -> list[LogFilter]:
+def metadata_filters(metadata: Mapping[str, str]) -> list[LogFilter]:
     return [
         check_filter(f"{FIELD_PREFIX}{key}", "EQ", value, param=f"metadata[{key!r}]")
         for key, value in sorted(metadata.items())

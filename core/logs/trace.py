@@ -53,6 +53,7 @@ class CallLog:
     """One call's trace; once finished, the pipeline item whose `build()` makes its record."""
 
     __slots__ = (
+        "_answered_ns",
         "_cancelled",
         "_context",
         "_deltas",
@@ -83,6 +84,7 @@ class CallLog:
         self._resolved_model = ""
         self._provider_account = ""
         self._routed_ns = 0
+        self._answered_ns = 0  # when the provider's answer (or failure) was complete
         self._first_ns = 0
         self._end_ns = 0
         self._result: ChatResult | None = None
@@ -101,15 +103,18 @@ class CallLog:
         if not self._first_ns:
             self._first_ns = time.perf_counter_ns()
         if isinstance(event, ChatResult):
+            self._answered_ns = time.perf_counter_ns()
             self._result = event
             self._deltas.clear()  # the result holds the whole answer
         elif self._context.stream:
             self._deltas.append(event)
 
     def embedded(self, response: EmbedResponse) -> None:
+        self._answered_ns = time.perf_counter_ns()
         self._embedded = response
 
     def failed(self, error: GatewayError) -> None:
+        self._answered_ns = self._answered_ns or time.perf_counter_ns()
         self._error = error
 
     def cancelled(self) -> None:
@@ -167,9 +172,17 @@ class CallLog:
             ttft_ms=(self._first_ns - context.started_ns) / 1e6
             if context.stream and self._first_ns
             else None,
+            upstream_ms=self._upstream_ms(),
             request_body=request_body,
             response_body=response_body,
         )
+
+    def _upstream_ms(self) -> float | None:
+        # From handing the call to the provider to its complete answer (or failure): for a
+        # stream that includes the time the caller took to read each chunk.
+        if not self._routed_ns:
+            return None
+        return ((self._answered_ns or self._end_ns) - self._routed_ns) / 1e6
 
     def _requested_model(self) -> str:
         if self._params is not None:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:  # core.usage imports this module for LogRecord
+    from core.usage.totals import Totals
 
 Operator = Literal["EQ", "NEQ", "LT", "LTE", "GT", "GTE", "IN", "NOT_IN", "CONTAINS"]
 
@@ -87,6 +90,7 @@ class LogRecord:
     total_tokens: int = 0
     cost: float = 0.0
     ttft_ms: float | None = None
+    upstream_ms: float | None = None  # time spent in the provider; None when none was reached
     # OpenAI JSON text, exactly as logged (stores keep it byte for byte); None when opted out.
     request_body: str | None = None
     response_body: str | None = None
@@ -130,6 +134,15 @@ class LogPage:
     total: int
 
 
+@dataclass(frozen=True, slots=True)
+class RollupRow:
+    """One stored rollup row of a set and span (core/usage/rollup.py)."""
+
+    start: int  # bucket start, epoch ms
+    dimensions: str  # the set's dimension values, a JSON array
+    totals: Totals
+
+
 class Store(Protocol):
     """Everything the gateway persists. Adapters must behave identically."""
 
@@ -170,5 +183,21 @@ class Store(Protocol):
     async def get_log(self, log_id: str, scope: LogScope | None = None) -> LogRecord | None: ...
 
     async def delete_logs_before(self, created_before: int, *, batch_size: int) -> int:
-        """Deletes at most `batch_size` records older than `created_before` (ms); returns count."""
+        """Deletes at most `batch_size` records older than `created_before` (ms), and the
+        rollup rows whose whole bucket is older; returns how many records went."""
+        ...
+
+    async def scan_logs(self, query: LogQuery) -> list[LogRecord]:
+        """Every record the query's filters and scope match, in no order, without bodies or
+        attempts (sort, limit and offset are ignored): the raw side of metrics queries."""
+        ...
+
+    # --- rollups (when the store was given a core.usage.rollup.Rollups)
+    async def rollup_since(self) -> Mapping[str, int]:
+        """For each rolled-up set id, from when (epoch ms, a minute boundary) its rows hold
+        every record: a set first seen by a store with records starts after the newest one."""
+        ...
+
+    async def read_rollups(self, set_id: str, span: int, start: int, end: int) -> list[RollupRow]:
+        """The rows of a set and span whose bucket starts in [start, end)."""
         ...

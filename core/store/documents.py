@@ -46,6 +46,7 @@ def log_document(r: LogRecord) -> Document:
         "cost": r.cost,
         "latency_ms": r.latency_ms,
         "ttft_ms": r.ttft_ms,
+        "upstream_ms": r.upstream_ms,
         "metadata": dict(r.metadata),
         "attempts": [
             {
@@ -84,6 +85,7 @@ def log_record(doc: Mapping[str, Any]) -> LogRecord:
         total_tokens=doc["total_tokens"],
         cost=doc["cost"],
         ttft_ms=doc.get("ttft_ms"),
+        upstream_ms=doc.get("upstream_ms"),
         request_body=_body(doc.get("request_body")),
         response_body=_body(doc.get("response_body")),
     )

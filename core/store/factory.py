@@ -7,13 +7,18 @@ from pathlib import Path
 
 from core.store.base import Store
 from core.store.sqlite import SqliteStore
+from core.usage.rollup import Rollups
 
 MONGO_SCHEMES = ("mongodb://", "mongodb+srv://")
 SQLITE_FILE = "gateway.db"
 
 
 def open_store(
-    *, uri: str | None, data_dir: Path, metadata_index_keys: Sequence[str] = ()
+    *,
+    uri: str | None,
+    data_dir: Path,
+    metadata_index_keys: Sequence[str] = (),
+    rollups: Rollups | None = None,
 ) -> Store:
     """A MongoStore for a `mongodb://` / `mongodb+srv://` URI, else SQLite in `data_dir`.
 
@@ -23,5 +28,5 @@ def open_store(
         # Imported here so that the embedded (SQLite) set-up never pays for importing pymongo.
         from core.store.mongo import MongoStore
 
-        return MongoStore(uri, metadata_index_keys=metadata_index_keys)
-    return SqliteStore(data_dir / SQLITE_FILE)
+        return MongoStore(uri, metadata_index_keys=metadata_index_keys, rollups=rollups)
+    return SqliteStore(data_dir / SQLITE_FILE, rollups=rollups)

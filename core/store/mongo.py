@@ -9,6 +9,7 @@ the store closes only a client it created.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,9 +17,11 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
-from core.store.base import ApiKeyRecord, LogPage, LogQuery, LogRecord, LogScope
+from core.store import mongo_rollups
+from core.store.base import ApiKeyRecord, LogPage, LogQuery, LogRecord, LogScope, RollupRow
 from core.store.documents import key_document, key_record, log_document, log_record
 from core.store.mongo_query import query_filter, scope_document, sort_spec
+from core.usage.rollup import SPANS, Rollups, since_for_new_set
 
 Collection = AsyncCollection[dict[str, Any]]
 DUPLICATE_KEY = 11000
@@ -57,13 +60,16 @@ class MongoStore:
         database: str = "llm_gateway",
         metadata_index_keys: Sequence[str] = (),
         client: Any = None,
+        rollups: Rollups | None = None,
     ) -> None:
         self._uri = uri
         self._database = database
         self._metadata_index_keys = tuple(metadata_index_keys)
         self._client: AsyncMongoClient[dict[str, Any]] | None = client
         self._owns_client = client is None
-        self._collections: tuple[Collection, Collection] | None = None
+        self._rollups = rollups
+        self._since: dict[str, int] = {}
+        self._collections: tuple[Collection, Collection, Collection, Collection] | None = None
 
     @property
     def _logs(self) -> Collection:
@@ -73,7 +79,15 @@ class MongoStore:
     def _keys(self) -> Collection:
         return self._opened()[1]
 
-    def _opened(self) -> tuple[Collection, Collection]:
+    @property
+    def _rollup_rows(self) -> Collection:
+        return self._opened()[2]
+
+    @property
+    def _rollup_sets(self) -> Collection:
+        return self._opened()[3]
+
+    def _opened(self) -> tuple[Collection, Collection, Collection, Collection]:
         if self._collections is None:
             raise RuntimeError("MongoStore is not open")
         return self._collections
@@ -82,7 +96,7 @@ class MongoStore:
         if self._client is None:
             self._client = AsyncMongoClient[dict[str, Any]](self._uri)
         db = self._client[self._database]
-        self._collections = (db["logs"], db["api_keys"])
+        self._collections = (db["logs"], db["api_keys"], db["rollups"], db["rollup_sets"])
         await self._keys.create_index([("digest", ASCENDING)], unique=True, name="digest")
         await self._keys.create_index(
             [("subject", ASCENDING), ("created_at", DESCENDING)], name="subject_created_at"
@@ -94,6 +108,33 @@ class MongoStore:
                 [(f"metadata.{key}", ASCENDING), ("created_at", DESCENDING)],
                 name=f"metadata.{key}_created_at",
             )
+        await self._rollup_rows.create_index(
+            [("set_id", ASCENDING), ("span", ASCENDING), ("start", ASCENDING)],
+            name="set_span_start",
+        )
+        if self._rollups is not None:
+            self._since = await self._register([s.id for s in self._rollups.sets])
+
+    async def _register(self, set_ids: list[str]) -> dict[str, int]:
+        """Drops sets no longer configured, registers new ones; returns each set's since."""
+        known = {doc["_id"]: doc["since"] async for doc in self._rollup_sets.find({})}
+        dropped = [s for s in known if s not in set_ids]
+        if dropped:
+            await self._rollup_rows.delete_many({"set_id": {"$in": dropped}})
+            await self._rollup_sets.delete_many({"_id": {"$in": dropped}})
+        new = [s for s in set_ids if s not in known]
+        if new:
+            newest = await self._logs.find_one({}, {"created_at": 1}, sort=[("created_at", -1)])
+            since = since_for_new_set(
+                None if newest is None else newest["created_at"], time.time_ns() // 1_000_000
+            )
+            for set_id in new:
+                # Another instance may register the same set at once: the first one wins.
+                await self._rollup_sets.update_one(
+                    {"_id": set_id}, {"$setOnInsert": {"since": since}}, upsert=True
+                )
+            known = {doc["_id"]: doc["since"] async for doc in self._rollup_sets.find({})}
+        return {s: known[s] for s in set_ids}
 
     async def close(self) -> None:
         self._collections = None
@@ -141,9 +182,19 @@ class MongoStore:
             return
         try:
             await self._logs.insert_many([log_document(r) for r in records], ordered=False)
+            new = list(records)
         except BulkWriteError as error:
             if not only_duplicates(error):
                 raise
+            replayed = {e["index"] for e in error.details["writeErrors"]}
+            new = [r for i, r in enumerate(records) if i not in replayed]
+        if self._rollups is not None and new:
+            # Without a transaction: a crash right here leaves these records out of the rollups
+            # (their replay is a duplicate); the records themselves are stored.
+            rows = self._rollups.aggregate(new)
+            await self._rollup_rows.bulk_write(
+                [mongo_rollups.upsert(key, totals) for key, totals in rows.items()], ordered=False
+            )
 
     async def query_logs(self, query: LogQuery) -> LogPage:
         flt = query_filter(query)
@@ -172,7 +223,30 @@ class MongoStore:
             .limit(batch_size)
         )
         ids = [doc["_id"] async for doc in cursor]
-        if not ids:
-            return 0
-        result = await self._logs.delete_many({"_id": {"$in": ids}})
-        return int(result.deleted_count)
+        deleted = 0
+        if ids:
+            result = await self._logs.delete_many({"_id": {"$in": ids}})
+            deleted = int(result.deleted_count)
+        if deleted < batch_size:  # the last round: no record older than the cutoff is left
+            await self._rollup_rows.delete_many(
+                {
+                    "$or": [
+                        {"span": span, "start": {"$lte": created_before - span}} for span in SPANS
+                    ]
+                }
+            )
+        return deleted
+
+    async def scan_logs(self, query: LogQuery) -> list[LogRecord]:
+        projection = {"request_body": 0, "response_body": 0}
+        return [log_record(doc) async for doc in self._logs.find(query_filter(query), projection)]
+
+    # --- rollups
+    async def rollup_since(self) -> Mapping[str, int]:
+        return self._since
+
+    async def read_rollups(self, set_id: str, span: int, start: int, end: int) -> list[RollupRow]:
+        cursor = self._rollup_rows.find(
+            {"set_id": set_id, "span": span, "start": {"$gte": start, "$lt": end}}
+        )
+        return [mongo_rollups.row(doc) async for doc in cursor]

@@ -25,10 +25,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from core.store import sqlite_query as q
-from core.store.base import ApiKeyRecord, LogPage, LogQuery, LogRecord, LogScope
+from core.store import sqlite_query as q, sqlite_rollups as rollup_sql
+from core.store.base import ApiKeyRecord, LogPage, LogQuery, LogRecord, LogScope, RollupRow
 from core.store.sqlite_schema import (
     ADD_COUNT,
     DROP_EMPTY_COUNT,
@@ -43,6 +43,9 @@ from core.store.sqlite_schema import (
     migrate,
     minute_counts_sql,
 )
+
+if TYPE_CHECKING:
+    from core.usage.rollup import Rollups
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +72,7 @@ DRIVE_MAX = 64
 WALK_PER_MATCH = 2
 WALK_SLACK = 4
 
-_INSERT_LOG = f"INSERT OR IGNORE INTO logs ({LOG_COLUMNS}) VALUES ({', '.join('?' * 23)})"
+_INSERT_LOG = f"INSERT OR IGNORE INTO logs ({LOG_COLUMNS}) VALUES ({', '.join('?' * 24)})"
 # SQLite gives a new row the largest pk + 1, so the rows a batch really added (not ignored as
 # replays) are those above the largest pk before it. Their side rows are built from their
 # own JSON inside SQLite (no per-row binding from Python), their counts from one GROUP BY.
@@ -87,6 +90,8 @@ _INSERT_TEAMS = (
     "WHERE l.pk > ?"
 )
 _COUNT_NEW = minute_counts_sql(_NEW_ROWS)
+# What a metrics scan reads: every column but the bodies and the attempts.
+_SCAN_COLUMNS = LOG_COLUMNS.replace("attempts, request_body, response_body", "'[]', NULL, NULL")
 _INSERT_KEY = f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES ({', '.join('?' * 11)})"
 _UPDATE_KEY = (
     "UPDATE api_keys SET digest = ?, prefix = ?, subject = ?, created_at = ?, teams = ?, "
@@ -124,6 +129,7 @@ def _connect(
         conn.execute(f"PRAGMA cache_size = {-int(cache_kib)}")
         conn.execute(f"PRAGMA wal_autocheckpoint = {int(autocheckpoint)}")
         conn.create_function("gw_icontains", 2, _icontains, deterministic=True)
+        rollup_sql.install_functions(conn)
         if setup:
             migrate(conn)
             # Lets the planner weigh indexes (e.g. a rare metadata value against a time range).
@@ -204,8 +210,9 @@ def _checkpoint(conn: sqlite3.Connection) -> None:
 class _LogWriter:
     """The log-write lane's state: what its connection wrote since the last checkpoint."""
 
-    def __init__(self, checkpoints: _Lane) -> None:
+    def __init__(self, checkpoints: _Lane, rollups: Rollups | None) -> None:
         self._checkpoints = checkpoints
+        self._rollups = rollups
         self._pending: Future[None] | None = None
         self._written = 0
 
@@ -224,14 +231,21 @@ class _LogWriter:
         rows = [log_row(r) for r in records]
         with _transaction(conn):
             before = conn.execute("SELECT coalesce(max(pk), 0) FROM logs").fetchone()[0]
-            conn.executemany(_INSERT_LOG, rows)
+            inserted = conn.executemany(_INSERT_LOG, rows).rowcount
             if any(r.metadata for r in records):
                 conn.execute(_INSERT_METADATA, (before,))
             if any(r.teams for r in records):
                 conn.execute(_INSERT_TEAMS, (before,))
             conn.executemany(ADD_COUNT, count_buckets(conn.execute(_COUNT_NEW, (before,))))
+            if self._rollups is not None and inserted:
+                new = records if inserted == len(records) else _new_records(conn, records, before)
+                rollup_sql.add(conn, self._rollups.aggregate(new))
         # Bodies are most of a record; the rest (columns, index entries) is about 1 KiB.
         self.wrote(sum(len(row[21] or "") + len(row[22] or "") + 1024 for row in rows))
+
+    def delete_rollups_before(self, conn: sqlite3.Connection, cutoff: int) -> None:
+        with _transaction(conn):
+            rollup_sql.delete_before(conn, cutoff)
 
     def delete_before(self, conn: sqlite3.Connection, created_before: int, batch_size: int) -> int:
         # Within one write transaction _DOOMED selects the same rows each time, so the side
@@ -317,6 +331,28 @@ def _query_logs(conn: sqlite3.Connection, query: LogQuery) -> LogPage:
     return LogPage(records=[log_record(row) for row in rows], total=total)
 
 
+def _scan_logs(conn: sqlite3.Connection, query: LogQuery) -> list[LogRecord]:
+    where, params = q.where_sql(query)
+    return [
+        log_record(row) for row in conn.execute(f"SELECT {_SCAN_COLUMNS} FROM logs{where}", params)
+    ]
+
+
+def _new_records(
+    conn: sqlite3.Connection, records: Sequence[LogRecord], before: int
+) -> list[LogRecord]:
+    """The records of a batch that were inserted (rows above `before`), not replays."""
+    ids = {
+        row[0] for row in conn.execute("SELECT id FROM logs NOT INDEXED WHERE pk > ?", (before,))
+    }
+    return [r for r in records if r.id in ids]
+
+
+def _register_sets(conn: sqlite3.Connection, set_ids: list[str]) -> dict[str, int]:
+    with _transaction(conn):
+        return rollup_sql.register(conn, set_ids)
+
+
 def _get_log(conn: sqlite3.Connection, log_id: str, scope: LogScope | None) -> LogRecord | None:
     params: list[Any] = [log_id]
     scope_sql = "" if scope is None else " AND " + q.scope_sql(scope, params)
@@ -363,12 +399,12 @@ def _touch_keys(conn: sqlite3.Connection, last_used: Mapping[str, int]) -> None:
 
 
 class _Lanes:
-    def __init__(self) -> None:
+    def __init__(self, rollups: Rollups | None) -> None:
         self.keys = _Lane("sqlite-keys")
         self.reads = _Lane("sqlite-reads")
         self.logs = _Lane("sqlite-logs")
         self.checkpoints = _Lane("sqlite-checkpoint")
-        self.writer = _LogWriter(self.checkpoints)
+        self.writer = _LogWriter(self.checkpoints, rollups)
 
     async def open(self, path: Path) -> None:
         connect = functools.partial(_connect, path)
@@ -415,8 +451,10 @@ class _Lanes:
 class SqliteStore:
     """`Store` over one SQLite file; `open()` creates it and its schema if needed."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, rollups: Rollups | None = None) -> None:
         self._path = path
+        self._rollups = rollups
+        self._since: dict[str, int] = {}
         self._lanes: _Lanes | None = None
 
     def _open_lanes(self) -> _Lanes:
@@ -428,9 +466,12 @@ class SqliteStore:
         if self._lanes is not None:
             return
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        lanes = _Lanes()
+        lanes = _Lanes(self._rollups)
         try:
             await lanes.open(self._path)
+            if self._rollups is not None:
+                set_ids = [s.id for s in self._rollups.sets]
+                self._since = await lanes.keys.run(_register_sets, set_ids)
         except BaseException:
             with contextlib.suppress(Exception):  # the failure to open is the one to report
                 await lanes.close()
@@ -480,4 +521,17 @@ class SqliteStore:
         if batch_size <= 0:
             return 0
         lanes = self._open_lanes()
-        return await lanes.logs.run(lanes.writer.delete_before, created_before, batch_size)
+        deleted = await lanes.logs.run(lanes.writer.delete_before, created_before, batch_size)
+        if deleted < batch_size:  # the last round: no record older than the cutoff is left
+            await lanes.logs.run(lanes.writer.delete_rollups_before, created_before)
+        return deleted
+
+    async def scan_logs(self, query: LogQuery) -> list[LogRecord]:
+        return await self._open_lanes().reads.run(_scan_logs, query)
+
+    # --- rollups
+    async def rollup_since(self) -> Mapping[str, int]:
+        return self._since
+
+    async def read_rollups(self, set_id: str, span: int, start: int, end: int) -> list[RollupRow]:
+        return await self._open_lanes().reads.run(rollup_sql.read, set_id, span, start, end)

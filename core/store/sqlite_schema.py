@@ -28,8 +28,9 @@ from typing import Any
 import orjson
 
 from core.store.base import ApiKeyRecord, Attempt, LogRecord
+from core.store.sqlite_rollups import SCHEMA as ROLLUP_SCHEMA
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Widths of the count buckets in `log_counts`, in ms: a bucket's `start` is a multiple of its
 # `span`. Dimensions: every record (value ''), and per subject (value = the subject).
@@ -167,6 +168,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX logs_resolved_differs ON logs (resolved_model, created_at)
         WHERE resolved_model <> model;
     """,
+    f"""
+    ALTER TABLE logs ADD COLUMN upstream_ms REAL;
+    {ROLLUP_SCHEMA}
+    """,
 )
 
 # Every connection's; each connection adds its own busy timeout, cache size and checkpointing.
@@ -182,7 +187,7 @@ LOG_COLUMNS = (
     "id, created_at, model, resolved_model, provider_account, subject, key_id, status, "
     "http_status, error_code, error_message, stream, input_tokens, output_tokens, "
     "total_tokens, cost, latency_ms, ttft_ms, teams, metadata, attempts, request_body, "
-    "response_body"
+    "response_body, upstream_ms"
 )
 KEY_COLUMNS = (
     "id, digest, prefix, subject, created_at, teams, admin_teams, models, expires_at, "
@@ -252,6 +257,7 @@ def log_row(r: LogRecord) -> tuple[Any, ...]:
         dumps(attempts),
         r.request_body,
         r.response_body,
+        r.upstream_ms,
     )
 
 
@@ -259,7 +265,7 @@ def log_record(row: tuple[Any, ...]) -> LogRecord:
     """The inverse of log_row."""
     (id_, created_at, model, resolved, account, subject, key_id, status, http_status) = row[:9]
     (error_code, error_message, stream, tin, tout, ttotal, cost, latency, ttft) = row[9:18]
-    teams, metadata, attempts, request_body, response_body = row[18:]
+    teams, metadata, attempts, request_body, response_body, upstream_ms = row[18:]
     return LogRecord(
         id=id_,
         created_at=created_at,
@@ -284,6 +290,7 @@ def log_record(row: tuple[Any, ...]) -> LogRecord:
         ttft_ms=ttft,
         request_body=request_body,
         response_body=response_body,
+        upstream_ms=upstream_ms,
     )
 
 

@@ -14,20 +14,15 @@ from typing import Any
 import orjson
 from google.protobuf.duration_pb2 import Duration
 
-from codec import CodecError, value_from_python
+from codec import CodecError
+from facade.filters import filter_param, read_filters
 from gateway.v1 import log_pb2, log_service_pb2 as pb
 
 __all__ = ["ParsedQuery", "entry_to_json", "json_param", "list_request_from_json", "page_to_json"]
 
-_OPERATORS = {
-    name.removeprefix("LOG_FILTER_OPERATOR_"): number
-    for name, number in pb.LogFilterOperator.items()
-    if number != pb.LOG_FILTER_OPERATOR_UNSPECIFIED
-}
 _ORDERS = {"ASC": False, "DESC": True}
 _STATUS = {log_pb2.LOG_STATUS_SUCCESS: "success", log_pb2.LOG_STATUS_ERROR: "error"}
 _BODY_KEYS = frozenset({"filter", "sort", "limit", "offset"})
-_CONDITION_KEYS = frozenset({"key", "value", "operator"})
 _INT32 = (-(2**31), 2**31 - 1)
 
 
@@ -49,7 +44,7 @@ def list_request_from_json(body: dict[str, Any]) -> ParsedQuery:
             unknown[0],
         )
     parsed = ParsedQuery(pb.ListLogsRequest())
-    _read_filters(body.get("filter"), parsed)
+    read_filters(body.get("filter"), parsed.request.filters, parsed.filter_paths)
     _read_sort(body.get("sort"), parsed)
     limit = _int_or_none(body.get("limit"), "limit")
     if limit is not None:
@@ -66,16 +61,15 @@ def json_param(param: str | None, parsed: ParsedQuery) -> str | None:
     """Core's `filters[3].value` as this body's `filter.created_at[1].value`, and so on."""
     if param is None:
         return None
-    for prefix, paths, inner in (
-        ("filters[", parsed.filter_paths, {"field": "key"}),
-        ("sort_fields[", parsed.sort_paths, {"field": "key", "descending": "order"}),
-    ):
-        if param.startswith(prefix):
-            index, _, rest = param[len(prefix) :].partition("]")
-            if index.isdigit() and int(index) < len(paths):
-                head, _, tail = rest.lstrip(".").partition(".")
-                mapped = inner.get(head, head)
-                return ".".join(p for p in (paths[int(index)], mapped, tail) if p)
+    in_filter = filter_param(param, parsed.filter_paths)
+    if in_filter is not None:
+        return in_filter
+    if param.startswith("sort_fields["):
+        index, _, rest = param[len("sort_fields[") :].partition("]")
+        if index.isdigit() and int(index) < len(parsed.sort_paths):
+            head, _, tail = rest.lstrip(".").partition(".")
+            mapped = {"field": "key", "descending": "order"}.get(head, head)
+            return ".".join(p for p in (parsed.sort_paths[int(index)], mapped, tail) if p)
     return {"page_size": "limit", "sort_fields": "sort", "filters": "filter"}.get(param, param)
 
 
@@ -118,6 +112,9 @@ def entry_to_json(entry: log_pb2.LogEntry) -> dict[str, Any]:
         "ttft_ms": (
             _ms(entry.time_to_first_token) if entry.HasField("time_to_first_token") else None
         ),
+        "upstream_latency_ms": (
+            _ms(entry.upstream_latency) if entry.HasField("upstream_latency") else None
+        ),
         "attempts": [
             {
                 "model": a.model,
@@ -131,52 +128,6 @@ def entry_to_json(entry: log_pb2.LogEntry) -> dict[str, Any]:
         "request": orjson.Fragment(entry.request_json) if entry.request_json else None,
         "response": orjson.Fragment(entry.response_json) if entry.response_json else None,
     }
-
-
-def _read_filters(raw: Any, parsed: ParsedQuery) -> None:
-    if raw is None:
-        return
-    if not isinstance(raw, dict):
-        raise CodecError(
-            'filter must be an object: {"FIELD": [{"key", "value", "operator"}]}', "filter"
-        )
-    for name, conditions in raw.items():
-        path = f"filter.{name}"
-        if isinstance(conditions, dict):  # one condition without its list
-            conditions = [conditions]
-        if not isinstance(conditions, list):
-            raise CodecError(f"{path} must be a list of conditions {{key, value, operator}}", path)
-        for j, condition in enumerate(conditions):
-            parsed.request.filters.append(_condition(name, condition, f"{path}[{j}]"))
-            parsed.filter_paths.append(f"{path}[{j}]")
-
-
-def _condition(name: str, condition: Any, path: str) -> pb.LogFieldFilter:
-    if not isinstance(condition, dict):
-        raise CodecError(f"{path} must be an object {{key, value, operator}}", path)
-    extra = sorted(set(condition) - _CONDITION_KEYS)
-    if extra:
-        raise CodecError(
-            f"unknown key {extra[0]!r} in {path}; a condition has key, value and operator",
-            f"{path}.{extra[0]}",
-        )
-    key = condition.get("key", name)
-    if key != name:
-        raise CodecError(
-            f"{path}.key {key!r} does not match the field it is listed under ({name!r})",
-            f"{path}.key",
-        )
-    operator = condition.get("operator", "EQ")
-    if not isinstance(operator, str) or operator.upper() not in _OPERATORS:
-        raise CodecError(
-            f"unknown operator {operator!r} in the filter on {name!r}; "
-            f"use one of: {', '.join(_OPERATORS)}",
-            f"{path}.operator",
-        )
-    if "value" not in condition:
-        raise CodecError(f"the filter on {name!r} needs a value", f"{path}.value")
-    value = value_from_python(condition["value"])
-    return pb.LogFieldFilter(field=name, operator=_OPERATORS[operator.upper()], value=value)
 
 
 def _read_sort(raw: Any, parsed: ParsedQuery) -> None:

@@ -265,6 +265,9 @@ async def test_a_version_1_database_gets_its_counts(tmp_path: Path) -> None:
     await store.close()
     expected = _counts(path)
     with sqlite3.connect(path) as conn:  # back to the version 1 schema
+        conn.execute("DROP TABLE rollups")
+        conn.execute("DROP TABLE rollup_sets")
+        conn.execute("ALTER TABLE logs DROP COLUMN upstream_ms")
         conn.execute("DROP TABLE log_counts")
         conn.execute("DROP INDEX logs_resolved_differs")
         conn.execute("CREATE INDEX logs_resolved ON logs (resolved_model, created_at)")

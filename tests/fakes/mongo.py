@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from bson import ObjectId
+from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 from pymongo.results import DeleteResult, InsertManyResult, InsertOneResult, UpdateResult
 
@@ -217,17 +218,22 @@ def _project(doc: Doc, projection: Mapping[str, Any] | None) -> Doc:
     return {k: copy.deepcopy(v) for k, v in doc.items() if k not in projection}
 
 
-def _apply_update(doc: Doc, update: Mapping[str, Any]) -> Doc:
+def _apply_update(doc: Doc, update: Mapping[str, Any], *, inserting: bool = False) -> Doc:
     new = copy.deepcopy(doc)
     for op, fields in update.items():
-        if op != "$set":
+        if op not in ("$set", "$inc", "$setOnInsert"):
             raise NotImplementedError(f"the fake does not support {op}")
+        if op == "$setOnInsert" and not inserting:
+            continue
         for path, value in fields.items():
             target = new
             *parents, last = path.split(".")
             for part in parents:
                 target = target.setdefault(part, {})
-            target[last] = copy.deepcopy(value)
+            if op == "$inc":
+                target[last] = target.get(last, 0) + value
+            else:
+                target[last] = copy.deepcopy(value)
     return new
 
 
@@ -401,9 +407,21 @@ class FakeCollection:
             filter, lambda old: {**copy.deepcopy(replacement), "_id": old["_id"]}, many=False
         )
 
-    async def update_one(self, filter: Doc, update: Doc, **_: Any) -> UpdateResult:
+    async def update_one(
+        self, filter: Doc, update: Doc, upsert: bool = False, **_: Any
+    ) -> UpdateResult:
         self._client._check_write()
-        return self._update(filter, lambda old: _apply_update(old, update), many=False)
+        return self._upsert(filter, update, upsert=upsert)
+
+    def _upsert(self, flt: Doc, update: Doc, *, upsert: bool) -> UpdateResult:
+        result = self._update(flt, lambda old: _apply_update(old, update), many=False)
+        if result.matched_count or not upsert:
+            return result
+        seed = {k: v for k, v in flt.items() if not k.startswith("$")}
+        doc = _apply_update(seed, update, inserting=True)
+        doc.setdefault("_id", ObjectId())
+        self.documents[doc["_id"]] = doc
+        return UpdateResult({"n": 1, "nModified": 0, "upserted": doc["_id"], "ok": 1.0}, True)
 
     async def update_many(self, filter: Doc, update: Doc, **_: Any) -> UpdateResult:
         self._client._check_write()
@@ -422,6 +440,12 @@ class FakeCollection:
             modified += new != old
             self.documents[old["_id"]] = new
         return UpdateResult({"n": len(targets), "nModified": modified, "ok": 1.0}, True)
+
+    async def bulk_write(self, requests: Sequence[UpdateOne], ordered: bool = True) -> None:
+        """UpdateOne upserts only (what the stores send), each applied atomically."""
+        self._client._check_write()
+        for op in requests:
+            self._upsert(op._filter, op._doc, upsert=op._upsert)
 
     async def delete_one(self, filter: Doc, **_: Any) -> DeleteResult:
         self._client._check_write()
@@ -450,9 +474,16 @@ class FakeCollection:
         return FakeCursor(self, filter or {}, projection)
 
     async def find_one(
-        self, filter: Doc | None = None, projection: Mapping[str, Any] | None = None, **_: Any
+        self,
+        filter: Doc | None = None,
+        projection: Mapping[str, Any] | None = None,
+        sort: Sequence[tuple[str, int]] | None = None,
+        **_: Any,
     ) -> Doc | None:
-        found = await self.find(filter, projection).limit(1).to_list()
+        cursor = self.find(filter, projection)
+        if sort:
+            cursor = cursor.sort(list(sort))
+        found = await cursor.limit(1).to_list()
         return found[0] if found else None
 
     async def count_documents(self, filter: Doc, **_: Any) -> int:

@@ -95,6 +95,7 @@ def _record(i: int) -> LogRecord:
         total_tokens=0 if failed else input_tokens + output_tokens,
         cost=0.0 if failed else 0.125 * i,
         ttft_ms=5.0 + i if stream and not failed else None,
+        upstream_ms=40.0 + i if resolved else None,
         request_body=None if body is None else orjson.dumps(body).decode(),
         response_body=None if failed or answer is None else orjson.dumps(answer).decode(),
     )

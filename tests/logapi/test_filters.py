@@ -247,6 +247,7 @@ async def test_record_shape(admin_http: httpx.AsyncClient) -> None:
         "cost": r.cost,
         "latency_ms": r.latency_ms,
         "ttft_ms": r.ttft_ms,
+        "upstream_latency_ms": r.upstream_ms,
         "attempts": [
             {"model": r.resolved_model, "http_status": 200, "error_code": None, "latency_ms": 82.0}
         ],

@@ -30,6 +30,7 @@ from ._errors import (
 )
 from ._keys import KeysClient
 from ._logs import LogsClient, log_filter, log_sort
+from ._metrics import MetricsClient
 from ._stream import ChatStream, StreamInfo
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "InvalidRequestError",
     "KeysClient",
     "LogsClient",
+    "MetricsClient",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",

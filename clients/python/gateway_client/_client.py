@@ -21,6 +21,7 @@ METADATA_JSON_KEY = "x-tfy-metadata-bin"
 if TYPE_CHECKING:
     from ._keys import KeysClient
     from ._logs import LogsClient
+    from ._metrics import MetricsClient
 
 __all__ = ["USE_CLIENT_DEFAULT", "GatewayClient", "RouteResult", "UseClientDefault"]
 
@@ -252,6 +253,13 @@ class GatewayClient:
         from ._keys import KeysClient  # _keys builds on this module
 
         return KeysClient(self)
+
+    @property
+    def metrics(self) -> MetricsClient:
+        """Usage, cost and latency (`MetricsService`): `query`."""
+        from ._metrics import MetricsClient  # _metrics builds on this module
+
+        return MetricsClient(self)
 
     @property
     def logs(self) -> LogsClient:

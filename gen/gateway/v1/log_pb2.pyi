@@ -101,6 +101,7 @@ class LogEntry(_message.Message):
     HTTP_STATUS_FIELD_NUMBER: _builtins.int
     REQUEST_JSON_FIELD_NUMBER: _builtins.int
     RESPONSE_JSON_FIELD_NUMBER: _builtins.int
+    UPSTREAM_LATENCY_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Record id, unique."""
     model: _builtins.str
@@ -176,6 +177,12 @@ class LogEntry(_message.Message):
     def teams(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Teams of the subject when the call was made, as `team:<name>`."""
 
+    @_builtins.property
+    def upstream_latency(self) -> _duration_pb2.Duration:
+        """Time spent waiting on the provider (from sending the request to its last byte); unset when
+        no provider was reached. `latency` less this is the gateway's own overhead.
+        """
+
     def __init__(
         self,
         *,
@@ -202,10 +209,11 @@ class LogEntry(_message.Message):
         http_status: _builtins.int = ...,
         request_json: _builtins.str = ...,
         response_json: _builtins.str = ...,
+        upstream_latency: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "latency", b"latency", "request_body", b"request_body", "response_body", b"response_body", "time_to_first_token", b"time_to_first_token", "usage", b"usage"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "latency", b"latency", "request_body", b"request_body", "response_body", b"response_body", "time_to_first_token", b"time_to_first_token", "upstream_latency", b"upstream_latency", "usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "cost", b"cost", "create_time", b"create_time", "error_message", b"error_message", "error_reason", b"error_reason", "http_status", b"http_status", "id", b"id", "key_id", b"key_id", "latency", b"latency", "metadata", b"metadata", "model", b"model", "provider_account", b"provider_account", "request_body", b"request_body", "request_json", b"request_json", "resolved_model", b"resolved_model", "response_body", b"response_body", "response_json", b"response_json", "status", b"status", "stream", b"stream", "subject", b"subject", "teams", b"teams", "time_to_first_token", b"time_to_first_token", "usage", b"usage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "cost", b"cost", "create_time", b"create_time", "error_message", b"error_message", "error_reason", b"error_reason", "http_status", b"http_status", "id", b"id", "key_id", b"key_id", "latency", b"latency", "metadata", b"metadata", "model", b"model", "provider_account", b"provider_account", "request_body", b"request_body", "request_json", b"request_json", "resolved_model", b"resolved_model", "response_body", b"response_body", "response_json", b"response_json", "status", b"status", "stream", b"stream", "subject", b"subject", "teams", b"teams", "time_to_first_token", b"time_to_first_token", "upstream_latency", b"upstream_latency", "usage", b"usage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

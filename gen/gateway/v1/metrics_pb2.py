@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18gateway/v1/metrics.proto\x12\ngateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc8\x02\n\nMetricsRow\x12\x30\n\x05group\x18\x01 \x03(\x0b\x32!.gateway.v1.MetricsRow.GroupEntry\x12\x35\n\x11\x62ucket_start_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08requests\x18\x03 \x01(\x03\x12\x0e\n\x06\x65rrors\x18\x04 \x01(\x03\x12\x14\n\x0cinput_tokens\x18\x05 \x01(\x03\x12\x15\n\routput_tokens\x18\x06 \x01(\x03\x12\x0c\n\x04\x63ost\x18\x07 \x01(\x01\x12\x16\n\x0elatency_p50_ms\x18\x08 \x01(\x01\x12\x16\n\x0elatency_p95_ms\x18\t \x01(\x01\x12\x16\n\x0elatency_p99_ms\x18\n \x01(\x01\x1a,\n\nGroupEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18gateway/v1/metrics.proto\x12\ngateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x04\n\nMetricsRow\x12\x30\n\x05group\x18\x01 \x03(\x0b\x32!.gateway.v1.MetricsRow.GroupEntry\x12\x35\n\x11\x62ucket_start_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08requests\x18\x03 \x01(\x03\x12\x0e\n\x06\x65rrors\x18\x04 \x01(\x03\x12\x14\n\x0cinput_tokens\x18\x05 \x01(\x03\x12\x15\n\routput_tokens\x18\x06 \x01(\x03\x12\x0c\n\x04\x63ost\x18\x07 \x01(\x01\x12\x1a\n\x0elatency_p50_ms\x18\x08 \x01(\x01\x42\x02\x18\x01\x12\x1a\n\x0elatency_p95_ms\x18\t \x01(\x01\x42\x02\x18\x01\x12\x1a\n\x0elatency_p99_ms\x18\n \x01(\x01\x42\x02\x18\x01\x12\x14\n\x0ctotal_tokens\x18\x0b \x01(\x03\x12(\n\x07latency\x18\x0c \x01(\x0b\x32\x17.gateway.v1.Percentiles\x12\x34\n\x13time_to_first_token\x18\r \x01(\x0b\x32\x17.gateway.v1.Percentiles\x12\x31\n\x10gateway_overhead\x18\x0e \x01(\x0b\x32\x17.gateway.v1.Percentiles\x12\r\n\x05other\x18\x0f \x01(\x08\x1a,\n\nGroupEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"L\n\x0bPercentiles\x12\r\n\x05\x63ount\x18\x01 \x01(\x03\x12\x0e\n\x06p50_ms\x18\x02 \x01(\x01\x12\x0e\n\x06p90_ms\x18\x03 \x01(\x01\x12\x0e\n\x06p99_ms\x18\x04 \x01(\x01*\xd7\x01\n\x0fMetricsInterval\x12 \n\x1cMETRICS_INTERVAL_UNSPECIFIED\x10\x00\x12\x1b\n\x17METRICS_INTERVAL_MINUTE\x10\x01\x12\x19\n\x15METRICS_INTERVAL_HOUR\x10\x02\x12\x18\n\x14METRICS_INTERVAL_DAY\x10\x03\x12\x19\n\x15METRICS_INTERVAL_WEEK\x10\x04\x12\x1a\n\x16METRICS_INTERVAL_MONTH\x10\x05\x12\x19\n\x15METRICS_INTERVAL_AUTO\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,8 +34,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_METRICSROW_GROUPENTRY']._loaded_options = None
   _globals['_METRICSROW_GROUPENTRY']._serialized_options = b'8\001'
+  _globals['_METRICSROW'].fields_by_name['latency_p50_ms']._loaded_options = None
+  _globals['_METRICSROW'].fields_by_name['latency_p50_ms']._serialized_options = b'\030\001'
+  _globals['_METRICSROW'].fields_by_name['latency_p95_ms']._loaded_options = None
+  _globals['_METRICSROW'].fields_by_name['latency_p95_ms']._serialized_options = b'\030\001'
+  _globals['_METRICSROW'].fields_by_name['latency_p99_ms']._loaded_options = None
+  _globals['_METRICSROW'].fields_by_name['latency_p99_ms']._serialized_options = b'\030\001'
+  _globals['_METRICSINTERVAL']._serialized_start=679
+  _globals['_METRICSINTERVAL']._serialized_end=894
   _globals['_METRICSROW']._serialized_start=74
-  _globals['_METRICSROW']._serialized_end=402
-  _globals['_METRICSROW_GROUPENTRY']._serialized_start=358
-  _globals['_METRICSROW_GROUPENTRY']._serialized_end=402
+  _globals['_METRICSROW']._serialized_end=598
+  _globals['_METRICSROW_GROUPENTRY']._serialized_start=554
+  _globals['_METRICSROW_GROUPENTRY']._serialized_end=598
+  _globals['_PERCENTILES']._serialized_start=600
+  _globals['_PERCENTILES']._serialized_end=676
 # @@protoc_insertion_point(module_scope)

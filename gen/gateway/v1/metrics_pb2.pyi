@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -17,7 +18,52 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _MetricsInterval:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MetricsIntervalEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MetricsInterval.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    METRICS_INTERVAL_UNSPECIFIED: _MetricsInterval.ValueType  # 0
+    """No time buckets: one row per group for the whole period."""
+    METRICS_INTERVAL_MINUTE: _MetricsInterval.ValueType  # 1
+    """Minutes."""
+    METRICS_INTERVAL_HOUR: _MetricsInterval.ValueType  # 2
+    """Hours."""
+    METRICS_INTERVAL_DAY: _MetricsInterval.ValueType  # 3
+    """Days."""
+    METRICS_INTERVAL_WEEK: _MetricsInterval.ValueType  # 4
+    """ISO weeks, from Monday 00:00 UTC."""
+    METRICS_INTERVAL_MONTH: _MetricsInterval.ValueType  # 5
+    """Calendar months."""
+    METRICS_INTERVAL_AUTO: _MetricsInterval.ValueType  # 6
+    """The finest of the above that gives at most 300 buckets."""
+
+class MetricsInterval(_MetricsInterval, metaclass=_MetricsIntervalEnumTypeWrapper):
+    """Width of the time buckets of metrics rows (UTC)."""
+
+METRICS_INTERVAL_UNSPECIFIED: MetricsInterval.ValueType  # 0
+"""No time buckets: one row per group for the whole period."""
+METRICS_INTERVAL_MINUTE: MetricsInterval.ValueType  # 1
+"""Minutes."""
+METRICS_INTERVAL_HOUR: MetricsInterval.ValueType  # 2
+"""Hours."""
+METRICS_INTERVAL_DAY: MetricsInterval.ValueType  # 3
+"""Days."""
+METRICS_INTERVAL_WEEK: MetricsInterval.ValueType  # 4
+"""ISO weeks, from Monday 00:00 UTC."""
+METRICS_INTERVAL_MONTH: MetricsInterval.ValueType  # 5
+"""Calendar months."""
+METRICS_INTERVAL_AUTO: MetricsInterval.ValueType  # 6
+"""The finest of the above that gives at most 300 buckets."""
+Global___MetricsInterval: _TypeAlias = MetricsInterval  # noqa: Y015
 
 @_typing.final
 class MetricsRow(_message.Message):
@@ -55,6 +101,11 @@ class MetricsRow(_message.Message):
     LATENCY_P50_MS_FIELD_NUMBER: _builtins.int
     LATENCY_P95_MS_FIELD_NUMBER: _builtins.int
     LATENCY_P99_MS_FIELD_NUMBER: _builtins.int
+    TOTAL_TOKENS_FIELD_NUMBER: _builtins.int
+    LATENCY_FIELD_NUMBER: _builtins.int
+    TIME_TO_FIRST_TOKEN_FIELD_NUMBER: _builtins.int
+    GATEWAY_OVERHEAD_FIELD_NUMBER: _builtins.int
+    OTHER_FIELD_NUMBER: _builtins.int
     requests: _builtins.int
     """Number of calls."""
     errors: _builtins.int
@@ -65,19 +116,64 @@ class MetricsRow(_message.Message):
     """Generated tokens."""
     cost: _builtins.float
     """Cost in US dollars."""
-    latency_p50_ms: _builtins.float
-    """Median latency in milliseconds."""
-    latency_p95_ms: _builtins.float
-    """95th percentile latency in milliseconds."""
-    latency_p99_ms: _builtins.float
-    """99th percentile latency in milliseconds."""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def latency_p50_ms(self) -> _builtins.float:
+        """Deprecated: never filled; read `latency`."""
+
+    @latency_p50_ms.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def latency_p50_ms(self, value: _builtins.float) -> None:
+        """Deprecated: never filled; read `latency`."""
+
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def latency_p95_ms(self) -> _builtins.float:
+        """Deprecated: never filled; read `latency`."""
+
+    @latency_p95_ms.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def latency_p95_ms(self, value: _builtins.float) -> None:
+        """Deprecated: never filled; read `latency`."""
+
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def latency_p99_ms(self) -> _builtins.float:
+        """Deprecated: never filled; read `latency`."""
+
+    @latency_p99_ms.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def latency_p99_ms(self, value: _builtins.float) -> None:
+        """Deprecated: never filled; read `latency`."""
+
+    total_tokens: _builtins.int
+    """Total tokens as the providers reported them."""
+    other: _builtins.bool
+    """Whether this row folds the groups beyond the query's `limit` (its `group` is empty)."""
     @_builtins.property
     def group(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
-        """Group keys to values, e.g. `model` -> `openai-main/gpt-4o`, `metadata.customer_id` -> `123`."""
+        """Group fields to values, e.g. `model` -> `openai-main/gpt-4o`, `metadata.customer_id` ->
+        `123`; a field is absent when the calls have no value for it (a metadata key they did
+        not send, no team). Booleans and numbers are written as in JSON (`true`, `200`).
+        """
 
     @_builtins.property
     def bucket_start_time(self) -> _timestamp_pb2.Timestamp:
         """Start of the time bucket; unset when not bucketed by time."""
+
+    @_builtins.property
+    def latency(self) -> Global___Percentiles:
+        """Latency of the whole call, as seen by core."""
+
+    @_builtins.property
+    def time_to_first_token(self) -> Global___Percentiles:
+        """Time to first token of streamed calls; unset when none streamed a token."""
+
+    @_builtins.property
+    def gateway_overhead(self) -> Global___Percentiles:
+        """The gateway's own time: latency less the time spent waiting on the provider; unset when
+        no call reached a provider.
+        """
 
     def __init__(
         self,
@@ -92,11 +188,52 @@ class MetricsRow(_message.Message):
         latency_p50_ms: _builtins.float = ...,
         latency_p95_ms: _builtins.float = ...,
         latency_p99_ms: _builtins.float = ...,
+        total_tokens: _builtins.int = ...,
+        latency: Global___Percentiles | None = ...,
+        time_to_first_token: Global___Percentiles | None = ...,
+        gateway_overhead: Global___Percentiles | None = ...,
+        other: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["bucket_start_time", b"bucket_start_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bucket_start_time", b"bucket_start_time", "gateway_overhead", b"gateway_overhead", "latency", b"latency", "time_to_first_token", b"time_to_first_token"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_start_time", b"bucket_start_time", "cost", b"cost", "errors", b"errors", "group", b"group", "input_tokens", b"input_tokens", "latency_p50_ms", b"latency_p50_ms", "latency_p95_ms", b"latency_p95_ms", "latency_p99_ms", b"latency_p99_ms", "output_tokens", b"output_tokens", "requests", b"requests"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_start_time", b"bucket_start_time", "cost", b"cost", "errors", b"errors", "gateway_overhead", b"gateway_overhead", "group", b"group", "input_tokens", b"input_tokens", "latency", b"latency", "latency_p50_ms", b"latency_p50_ms", "latency_p95_ms", b"latency_p95_ms", "latency_p99_ms", b"latency_p99_ms", "other", b"other", "output_tokens", b"output_tokens", "requests", b"requests", "time_to_first_token", b"time_to_first_token", "total_tokens", b"total_tokens"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MetricsRow: _TypeAlias = MetricsRow  # noqa: Y015
+
+@_typing.final
+class Percentiles(_message.Message):
+    """Percentiles of a duration, estimated from log-spaced histogram buckets: within 2% of the
+    exact value for durations between 0.01 ms and 4 hours.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COUNT_FIELD_NUMBER: _builtins.int
+    P50_MS_FIELD_NUMBER: _builtins.int
+    P90_MS_FIELD_NUMBER: _builtins.int
+    P99_MS_FIELD_NUMBER: _builtins.int
+    count: _builtins.int
+    """Number of durations measured."""
+    p50_ms: _builtins.float
+    """Median, in milliseconds."""
+    p90_ms: _builtins.float
+    """90th percentile, in milliseconds."""
+    p99_ms: _builtins.float
+    """99th percentile, in milliseconds."""
+    def __init__(
+        self,
+        *,
+        count: _builtins.int = ...,
+        p50_ms: _builtins.float = ...,
+        p90_ms: _builtins.float = ...,
+        p99_ms: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "p50_ms", b"p50_ms", "p90_ms", b"p90_ms", "p99_ms", b"p99_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Percentiles: _TypeAlias = Percentiles  # noqa: Y015

@@ -22,12 +22,13 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from gateway.v1 import log_service_pb2 as gateway_dot_v1_dot_log__service__pb2
 from gateway.v1 import metrics_pb2 as gateway_dot_v1_dot_metrics__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n gateway/v1/metrics_service.proto\x12\ngateway.v1\x1a\x18gateway/v1/metrics.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc4\x02\n\x13QueryMetricsRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06models\x18\x03 \x03(\t\x12\x10\n\x08subjects\x18\x04 \x03(\t\x12?\n\x08metadata\x18\x05 \x03(\x0b\x32-.gateway.v1.QueryMetricsRequest.MetadataEntry\x12\x10\n\x08group_by\x18\x06 \x03(\t\x12)\n\x06\x62ucket\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"<\n\x14QueryMetricsResponse\x12$\n\x04rows\x18\x01 \x03(\x0b\x32\x16.gateway.v1.MetricsRow2h\n\x0eMetricsService\x12V\n\x0cQueryMetrics\x12\x1f.gateway.v1.QueryMetricsRequest\x1a .gateway.v1.QueryMetricsResponse\"\x03\x90\x02\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n gateway/v1/metrics_service.proto\x12\ngateway.v1\x1a\x1cgateway/v1/log_service.proto\x1a\x18gateway/v1/metrics.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb3\x03\n\x13QueryMetricsRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06models\x18\x03 \x03(\t\x12\x10\n\x08subjects\x18\x04 \x03(\t\x12?\n\x08metadata\x18\x05 \x03(\x0b\x32-.gateway.v1.QueryMetricsRequest.MetadataEntry\x12\x10\n\x08group_by\x18\x06 \x03(\t\x12-\n\x06\x62ucket\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationB\x02\x18\x01\x12+\n\x07\x66ilters\x18\x08 \x03(\x0b\x32\x1a.gateway.v1.LogFieldFilter\x12-\n\x08interval\x18\t \x01(\x0e\x32\x1b.gateway.v1.MetricsInterval\x12\r\n\x05limit\x18\n \x01(\x05\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xf1\x01\n\x14QueryMetricsResponse\x12$\n\x04rows\x18\x01 \x03(\x0b\x32\x16.gateway.v1.MetricsRow\x12&\n\x06totals\x18\x02 \x01(\x0b\x32\x16.gateway.v1.MetricsRow\x12-\n\x08interval\x18\x03 \x01(\x0e\x32\x1b.gateway.v1.MetricsInterval\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2h\n\x0eMetricsService\x12V\n\x0cQueryMetrics\x12\x1f.gateway.v1.QueryMetricsRequest\x1a .gateway.v1.QueryMetricsResponse\"\x03\x90\x02\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,14 +37,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_QUERYMETRICSREQUEST_METADATAENTRY']._loaded_options = None
   _globals['_QUERYMETRICSREQUEST_METADATAENTRY']._serialized_options = b'8\001'
+  _globals['_QUERYMETRICSREQUEST'].fields_by_name['bucket']._loaded_options = None
+  _globals['_QUERYMETRICSREQUEST'].fields_by_name['bucket']._serialized_options = b'\030\001'
   _globals['_METRICSSERVICE'].methods_by_name['QueryMetrics']._loaded_options = None
   _globals['_METRICSSERVICE'].methods_by_name['QueryMetrics']._serialized_options = b'\220\002\001'
-  _globals['_QUERYMETRICSREQUEST']._serialized_start=140
-  _globals['_QUERYMETRICSREQUEST']._serialized_end=464
-  _globals['_QUERYMETRICSREQUEST_METADATAENTRY']._serialized_start=417
-  _globals['_QUERYMETRICSREQUEST_METADATAENTRY']._serialized_end=464
-  _globals['_QUERYMETRICSRESPONSE']._serialized_start=466
-  _globals['_QUERYMETRICSRESPONSE']._serialized_end=526
-  _globals['_METRICSSERVICE']._serialized_start=528
-  _globals['_METRICSSERVICE']._serialized_end=632
+  _globals['_QUERYMETRICSREQUEST']._serialized_start=170
+  _globals['_QUERYMETRICSREQUEST']._serialized_end=605
+  _globals['_QUERYMETRICSREQUEST_METADATAENTRY']._serialized_start=558
+  _globals['_QUERYMETRICSREQUEST_METADATAENTRY']._serialized_end=605
+  _globals['_QUERYMETRICSRESPONSE']._serialized_start=608
+  _globals['_QUERYMETRICSRESPONSE']._serialized_end=849
+  _globals['_METRICSSERVICE']._serialized_start=851
+  _globals['_METRICSSERVICE']._serialized_end=955
 # @@protoc_insertion_point(module_scope)

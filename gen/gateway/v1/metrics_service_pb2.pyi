@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from gateway.v1 import log_service_pb2 as _log_service_pb2
 from gateway.v1 import metrics_pb2 as _metrics_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import duration_pb2 as _duration_pb2
@@ -18,6 +19,11 @@ if sys.version_info >= (3, 11):
     from typing import TypeAlias as _TypeAlias, Never as _Never
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
+
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -54,6 +60,15 @@ class QueryMetricsRequest(_message.Message):
     METADATA_FIELD_NUMBER: _builtins.int
     GROUP_BY_FIELD_NUMBER: _builtins.int
     BUCKET_FIELD_NUMBER: _builtins.int
+    FILTERS_FIELD_NUMBER: _builtins.int
+    INTERVAL_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    interval: _metrics_pb2.MetricsInterval.ValueType
+    """Time buckets of the rows; unspecified means one bucket for the whole period."""
+    limit: _builtins.int
+    """Most groups returned, 1 to 1000; 0 means 100. The groups with the most requests are
+    kept; the others are folded into one row per time bucket marked `other`.
+    """
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
         """Start of the period, inclusive. Required."""
@@ -64,7 +79,7 @@ class QueryMetricsRequest(_message.Message):
 
     @_builtins.property
     def models(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Only calls whose model is one of these."""
+        """Only calls whose requested or resolved model is one of these."""
 
     @_builtins.property
     def subjects(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -76,11 +91,21 @@ class QueryMetricsRequest(_message.Message):
 
     @_builtins.property
     def group_by(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Keys to group by: `model`, `user`, or `metadata.<key>`."""
+        """Fields to group by, at most 4: `model` (requested), `resolved_model`, `provider_account`,
+        `user`, `team`, `key_id`, `status`, `http_status`, `error_code`, `stream`, or
+        `metadata.<key>`. A call of several teams counts in each team's group.
+        """
 
     @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
     def bucket(self) -> _duration_pb2.Duration:
-        """Width of time buckets; unset means one bucket for the whole period."""
+        """Deprecated: rejected; set `interval`."""
+
+    @_builtins.property
+    def filters(self) -> _containers.RepeatedCompositeFieldContainer[_log_service_pb2.LogFieldFilter]:
+        """More conditions, all of which a call must meet: the fields and operators of
+        `ListLogsRequest.filters`.
+        """
 
     def __init__(
         self,
@@ -92,10 +117,13 @@ class QueryMetricsRequest(_message.Message):
         metadata: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         group_by: _abc.Iterable[_builtins.str] | None = ...,
         bucket: _duration_pb2.Duration | None = ...,
+        filters: _abc.Iterable[_log_service_pb2.LogFieldFilter] | None = ...,
+        interval: _metrics_pb2.MetricsInterval.ValueType = ...,
+        limit: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "end_time", b"end_time", "group_by", b"group_by", "metadata", b"metadata", "models", b"models", "start_time", b"start_time", "subjects", b"subjects"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "end_time", b"end_time", "filters", b"filters", "group_by", b"group_by", "interval", b"interval", "limit", b"limit", "metadata", b"metadata", "models", b"models", "start_time", b"start_time", "subjects", b"subjects"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -108,18 +136,42 @@ class QueryMetricsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ROWS_FIELD_NUMBER: _builtins.int
+    TOTALS_FIELD_NUMBER: _builtins.int
+    INTERVAL_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    interval: _metrics_pb2.MetricsInterval.ValueType
+    """Interval of the rows: the one asked for, or the one `METRICS_INTERVAL_AUTO` chose."""
     @_builtins.property
     def rows(self) -> _containers.RepeatedCompositeFieldContainer[_metrics_pb2.MetricsRow]:
-        """One row per group and bucket."""
+        """One row per group and time bucket, ordered by the group values, then time; `other`
+        rows last.
+        """
+
+    @_builtins.property
+    def totals(self) -> _metrics_pb2.MetricsRow:
+        """Figures of every matching call together (a call counts once, whatever its teams)."""
+
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """Start of the period the figures cover."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """End of the period the figures cover (exclusive)."""
 
     def __init__(
         self,
         *,
         rows: _abc.Iterable[_metrics_pb2.MetricsRow] | None = ...,
+        totals: _metrics_pb2.MetricsRow | None = ...,
+        interval: _metrics_pb2.MetricsInterval.ValueType = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time", "totals", b"totals"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["rows", b"rows"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "interval", b"interval", "rows", b"rows", "start_time", b"start_time", "totals", b"totals"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -47,7 +47,9 @@ class MetricsServiceServicer:
     """
 
     def QueryMetrics(self, request, context):
-        """Returns aggregated rows for a period, filtered and grouped.
+        """Returns aggregated rows for a period, filtered and grouped, plus their totals. Reads
+        rollups kept at ingest; a query on fields no rollup holds reads raw records over a
+        bounded window.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

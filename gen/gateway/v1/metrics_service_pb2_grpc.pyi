@@ -34,7 +34,10 @@ class MetricsServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> MetricsServiceAsyncStub: ...
     QueryMetrics: _grpc.UnaryUnaryMultiCallable[_metrics_service_pb2.QueryMetricsRequest, _metrics_service_pb2.QueryMetricsResponse]
-    """Returns aggregated rows for a period, filtered and grouped."""
+    """Returns aggregated rows for a period, filtered and grouped, plus their totals. Reads
+    rollups kept at ingest; a query on fields no rollup holds reads raw records over a
+    bounded window.
+    """
 
 @_typing.type_check_only
 class MetricsServiceAsyncStub(MetricsServiceStub):
@@ -42,7 +45,10 @@ class MetricsServiceAsyncStub(MetricsServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     QueryMetrics: _aio.UnaryUnaryMultiCallable[_metrics_service_pb2.QueryMetricsRequest, _metrics_service_pb2.QueryMetricsResponse]  # type: ignore[assignment]
-    """Returns aggregated rows for a period, filtered and grouped."""
+    """Returns aggregated rows for a period, filtered and grouped, plus their totals. Reads
+    rollups kept at ingest; a query on fields no rollup holds reads raw records over a
+    bounded window.
+    """
 
 class MetricsServiceServicer(metaclass=_abc_1.ABCMeta):
     """Aggregates tokens, cost, requests, errors and latency of logged calls."""
@@ -53,6 +59,9 @@ class MetricsServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _metrics_service_pb2.QueryMetricsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_metrics_service_pb2.QueryMetricsResponse, _abc.Awaitable[_metrics_service_pb2.QueryMetricsResponse]]:
-        """Returns aggregated rows for a period, filtered and grouped."""
+        """Returns aggregated rows for a period, filtered and grouped, plus their totals. Reads
+        rollups kept at ingest; a query on fields no rollup holds reads raw records over a
+        bounded window.
+        """
 
 def add_MetricsServiceServicer_to_server(servicer: MetricsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,56 @@
+"""Rollup rows as MongoDB documents, added to with atomic `$inc` upserts.
+
+A row is one document in `rollups` whose `_id` joins its key; counts, tokens and cost are
+integer fields and each histogram a sub-document of bucket -> count, so that every instance
+sharing the database adds to the same rows with `$inc` and nothing is read first.
+`rollup_sets` holds each set's `since` (see Store.rollup_since).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pymongo import UpdateOne
+
+from core.store.base import RollupRow
+from core.usage import histogram
+from core.usage.rollup import RollupKey
+from core.usage.totals import Totals
+
+_COUNTS = ("requests", "errors", "input_tokens", "output_tokens", "total_tokens", "cost_nano")
+_HISTOGRAMS = ("latency", "ttft", "overhead")
+
+
+def upsert(key: RollupKey, totals: Totals) -> UpdateOne:
+    """The `$inc` upsert that adds `totals` to the row of `key`."""
+    set_id, span, start, dimensions = key
+    inc: dict[str, int] = {name: getattr(totals, name) for name in _COUNTS}
+    for name in _HISTOGRAMS:
+        for bucket, count in histogram.to_map(getattr(totals, name)).items():
+            inc[f"{name}.{bucket}"] = count
+    return UpdateOne(
+        {"_id": f"{set_id}|{span}|{start}|{dimensions}"},
+        {
+            "$setOnInsert": {
+                "set_id": set_id,
+                "span": span,
+                "start": start,
+                "dimensions": dimensions,
+            },
+            "$inc": inc,
+        },
+        upsert=True,
+    )
+
+
+def row(doc: Mapping[str, Any]) -> RollupRow:
+    """The RollupRow of a stored document."""
+    return RollupRow(
+        start=doc["start"],
+        dimensions=doc["dimensions"],
+        totals=Totals(
+            **{name: doc.get(name, 0) for name in _COUNTS},
+            **{name: histogram.from_map(doc.get(name)) for name in _HISTOGRAMS},
+        ),
+    )

@@ -1,0 +1,87 @@
+"""What usage can be grouped and filtered by, and the dimension sets rolled up at ingest.
+
+A dimension is a field of a log record with a small number of values: `model`, `user`,
+`status`, `metadata.<key>`... A rollup set is a tuple of dimensions; each record adds its
+totals to one row per set and time bucket, keyed by its values of those dimensions. A query
+is served by the first set that holds every dimension it groups or filters by (and those
+the caller's scope needs); anything else reads raw records (core/usage/engine.py).
+
+The sets: `route` (the model and outcome: what an SRE slices by), `caller` (who called
+which model: users, teams, keys, and every scoped query), and one per metadata key declared
+in the `gateway-metrics-config` document, alone or with the dimensions listed beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from core.metadata import FIELD_PREFIX, field_key
+from core.store.base import LogRecord
+
+Getter = Callable[[LogRecord], Any]
+
+# Each dimension's value in a record. `team` is the record's teams, a sorted tuple: a group
+# by team puts the record in each of its teams' groups.
+DIMENSIONS: Mapping[str, Getter] = {
+    "model": lambda r: r.model,
+    "resolved_model": lambda r: r.resolved_model,
+    "provider_account": lambda r: r.provider_account,
+    "user": lambda r: r.subject,
+    "team": lambda r: tuple(sorted(r.teams)),
+    "key_id": lambda r: r.key_id,
+    "status": lambda r: r.status,
+    "http_status": lambda r: r.http_status,
+    "error_code": lambda r: r.error_code,
+    "stream": lambda r: r.stream,
+}
+GROUPABLE = (*DIMENSIONS, "metadata.<key>")
+
+ROUTE_DIMENSIONS = (
+    "model", "resolved_model", "provider_account", "status", "http_status", "error_code", "stream",
+)  # fmt: skip
+CALLER_DIMENSIONS = (
+    "user", "team", "key_id", "model", "resolved_model", "provider_account", "status",
+)  # fmt: skip
+
+
+def is_dimension(field: str) -> bool:
+    """Whether rollups can hold `field` (a DIMENSIONS name or `metadata.<key>`)."""
+    return field in DIMENSIONS or field_key(field) is not None
+
+
+def getter(field: str) -> Getter:
+    """How to read a dimension off a record."""
+    key = field_key(field)
+    if key is None:
+        return DIMENSIONS[field]
+    return lambda r: r.metadata.get(key)
+
+
+@dataclass(frozen=True, slots=True)
+class RollupSet:
+    """A named tuple of dimensions rolled up together."""
+
+    id: str
+    dimensions: tuple[str, ...]
+
+    def covers(self, fields: Iterable[str]) -> bool:
+        return set(fields) <= set(self.dimensions)
+
+
+def rollup_sets(metadata: Iterable[tuple[str, Sequence[str]]] = ()) -> tuple[RollupSet, ...]:
+    """The sets for (metadata key, dimensions beside it) pairs, in the order a query tries
+    them: metadata keys first (only they hold one)."""
+    keyed = tuple(
+        RollupSet(
+            id="+".join(dimensions),
+            dimensions=dimensions,
+        )
+        for dimensions in ((f"{FIELD_PREFIX}{key}", *beside) for key, beside in metadata)
+    )
+    return (
+        *keyed,
+        RollupSet("route", ROUTE_DIMENSIONS),
+        RollupSet("caller", CALLER_DIMENSIONS),
+    )
