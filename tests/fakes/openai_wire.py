@@ -108,10 +108,22 @@ def _chunk(model: str, choices: list[dict[str, Any]], **more: Any) -> str:
     return json.dumps(body)
 
 
-def _stream_events(model: str, answer: Plan, n: int, include_usage: bool) -> list[tuple[None, str]]:
+def _stream_events(
+    model: str, answer: Plan, n: int, include_usage: bool, cumulative: bool = False
+) -> list[tuple[None, str]]:
+    sent = 0
+
     def delta(i: int, d: dict[str, Any], finish: str | None = None) -> str:
+        nonlocal sent
         choice = {"index": i, "delta": d, "logprobs": None, "finish_reason": finish}
-        extra = {"usage": None} if include_usage else {}
+        extra: dict[str, Any] = {"usage": None} if include_usage else {}
+        if cumulative:  # the usage so far, repeated in every chunk
+            sent += 1 if d.get("content") else 0
+            extra["usage"] = {
+                "prompt_tokens": answer.input_tokens,
+                "completion_tokens": sent,
+                "total_tokens": answer.input_tokens + sent,
+            }
         return _chunk(model, [choice], **extra)
 
     datas: list[str] = []
@@ -172,7 +184,7 @@ async def chat(
             }
         )
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    events = _stream_events(model, answer, n, include_usage)
+    events = _stream_events(model, answer, n, include_usage, behaviour.cumulative_usage)
     error = (
         None,
         json.dumps({"error": {"message": "fake overload mid-stream", "type": "server_error"}}),

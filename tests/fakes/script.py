@@ -12,6 +12,8 @@ Names containing these markers change the behaviour (they combine, e.g. `tools-c
     hold-<n>            stream n events, then keep the stream open until the client leaves
     streamerror-<n>     stream n events, then the provider's in-stream error event
     tools               call tools even when the request has none (a `lookup` tool)
+    cumusage            (OpenAI wire) every streamed chunk carries the usage so far, as some
+                        OpenAI-compatible servers send it: cumulative, not per chunk
 
 Otherwise the answer is deterministic: `echo: <last user text>`, one word per streamed
 event; tool calls (one per tool, so parallel when there are several) whenever the request
@@ -45,6 +47,7 @@ class Behaviour:
     hold_after: int | None = None
     error_after: int | None = None
     tools: bool = False
+    cumulative_usage: bool = False
 
     @classmethod
     def from_name(cls, name: str) -> Behaviour:
@@ -59,6 +62,7 @@ class Behaviour:
             hold_after=_int(r"hold-(\d+)", name),
             error_after=_int(r"streamerror-(\d+)", name),
             tools="tools" in name,
+            cumulative_usage="cumusage" in name,
         )
 
 
