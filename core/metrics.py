@@ -1,7 +1,8 @@
 """Every Prometheus metric core exports, built against an injected registry (never the global one).
 
-Names follow prometheus.io: one `llm_gateway_` prefix, base units, `_total` on counters, and
-only bounded label values (no user, key or request ids).
+Names follow prometheus.io: one `llm_gateway_` prefix, base units (seconds, dollars), `_total`
+on counters, and bounded label values: no key or request ids, and every label capped at a
+number of distinct values (`LabelValues`), the rest counted under `other`.
 """
 
 from __future__ import annotations
@@ -9,9 +10,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from core.config.models import MetricsConfig
+from core.store.base import LogRecord
 
 NAMESPACE = "llm_gateway"
+BASE_LABELS = ("model", "provider", "status")
+NONE = "none"
+OTHER = "other"
+DEFAULT_MAX_LABEL_VALUES = 100
+# Seconds. Whole calls run from milliseconds (cached, small) to minutes (long generations).
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+# The gateway's own time per call: well under a millisecond when healthy.
+OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
 
 SPILL_QUEUE_FULL = "queue_full"
 SPILL_STORE_UNAVAILABLE = "store_unavailable"
@@ -42,33 +54,88 @@ class LogMetrics:
         self.journal_records.set_function(journal_records)
 
 
+class LabelValues:
+    """Bounds a label's values: the first `limit` distinct ones pass, the rest read `other`.
+
+    So a flood of bogus users or metadata values adds one series, never thousands.
+    """
+
+    __slots__ = ("_limit", "_seen")
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._seen: set[str] = set()
+
+    def __call__(self, value: str) -> str:
+        if value in self._seen:
+            return value
+        if len(self._seen) >= self._limit:
+            return OTHER
+        self._seen.add(value)
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class RequestLabels:
+    """The labels of request metrics: model, provider and status always; the caller and
+    metadata keys when the config opts in (`gateway-metrics-config` `prometheus`)."""
+
+    user: bool = False
+    metadata_keys: tuple[str, ...] = ()
+    max_values: int = DEFAULT_MAX_LABEL_VALUES
+
+    @classmethod
+    def from_config(cls, config: MetricsConfig | None) -> RequestLabels:
+        if config is None:
+            return cls()
+        options = config.prometheus
+        return cls(options.user_label, tuple(options.metadata_labels), options.max_label_values)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        extra = ("user",) if self.user else ()
+        return (*BASE_LABELS, *extra, *(f"metadata_{key}" for key in self.metadata_keys))
+
+
 @dataclass(frozen=True, slots=True)
 class RequestMetrics:
-    """Requests, tokens and cost, counted as each log record is built (off the hot path)."""
+    """Requests, tokens, cost and durations, observed as each log record is built (off the
+    hot path). Durations are histograms in seconds."""
 
+    labels: RequestLabels
     requests: Counter
     input_tokens: Counter
     output_tokens: Counter
     cost: Counter
+    latency: Histogram
+    upstream: Histogram
+    overhead: Histogram
+    ttft: Histogram
+    bounds: tuple[LabelValues, ...]
 
-    def observe(
-        self,
-        *,
-        model: str,
-        provider: str,
-        status: str,
-        input_tokens: int,
-        output_tokens: int,
-        cost: float,
-    ) -> None:
-        labels = (model or "none", provider or "none", status)
+    def observe(self, record: LogRecord) -> None:
+        """Counts one finished call."""
+        values = [record.resolved_model or NONE, record.provider_account or NONE, record.status]
+        if self.labels.user:
+            values.append(record.subject or NONE)
+        values.extend(record.metadata.get(key, NONE) for key in self.labels.metadata_keys)
+        labels = [bound(value) for bound, value in zip(self.bounds, values, strict=True)]
         self.requests.labels(*labels).inc()
-        if input_tokens:
-            self.input_tokens.labels(*labels).inc(input_tokens)
-        if output_tokens:
-            self.output_tokens.labels(*labels).inc(output_tokens)
-        if cost:
-            self.cost.labels(*labels).inc(cost)
+        if record.input_tokens:
+            self.input_tokens.labels(*labels).inc(record.input_tokens)
+        if record.output_tokens:
+            self.output_tokens.labels(*labels).inc(record.output_tokens)
+        if record.cost:
+            self.cost.labels(*labels).inc(record.cost)
+        route = labels[:2]  # durations by model and provider (and status for the whole call)
+        self.latency.labels(*route, labels[2]).observe(record.latency_ms / 1000)
+        if record.upstream_ms is not None:
+            self.upstream.labels(*route).observe(record.upstream_ms / 1000)
+            self.overhead.labels(*route).observe(
+                max(record.latency_ms - record.upstream_ms, 0.0) / 1000
+            )
+        if record.ttft_ms is not None:
+            self.ttft.labels(*route).observe(record.ttft_ms / 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +147,11 @@ class CoreMetrics:
     requests: RequestMetrics
 
 
-def build_metrics(registry: CollectorRegistry) -> CoreMetrics:
+def build_metrics(
+    registry: CollectorRegistry, request_labels: RequestLabels | None = None
+) -> CoreMetrics:
     """Creates and registers every metric on `registry` (a fresh CollectorRegistry per test)."""
+    request_labels = request_labels or RequestLabels()
 
     def gauge(name: str, doc: str) -> Gauge:
         return Gauge(name, doc, namespace=NAMESPACE, registry=registry)
@@ -106,11 +176,44 @@ def build_metrics(registry: CollectorRegistry) -> CoreMetrics:
             "log_records_replayed", "Log records replayed from the journal into the store."
         ),
     )
-    labels = ("model", "provider", "status")
+    labels = request_labels.names
+
+    def histogram(
+        name: str, doc: str, names: tuple[str, ...], buckets: tuple[float, ...]
+    ) -> Histogram:
+        return Histogram(name, doc, names, namespace=NAMESPACE, registry=registry, buckets=buckets)
+
+    route = BASE_LABELS[:2]
     requests = RequestMetrics(
+        labels=request_labels,
         requests=counter("requests", "LLM requests, by resolved model.", labels),
         input_tokens=counter("input_tokens", "Input (prompt) tokens.", labels),
         output_tokens=counter("output_tokens", "Output (completion) tokens.", labels),
         cost=counter("cost_dollars", "Cost from the configured prices, in US dollars.", labels),
+        latency=histogram(
+            "request_duration_seconds",
+            "Whole call, from arrival in core to the last byte.",
+            BASE_LABELS,
+            DURATION_BUCKETS,
+        ),
+        upstream=histogram(
+            "upstream_duration_seconds",
+            "Time spent waiting on the provider.",
+            route,
+            DURATION_BUCKETS,
+        ),
+        overhead=histogram(
+            "gateway_overhead_seconds",
+            "The gateway's own time: the call's duration less the time upstream.",
+            route,
+            OVERHEAD_BUCKETS,
+        ),
+        ttft=histogram(
+            "time_to_first_token_seconds",
+            "Time to the first streamed token.",
+            route,
+            DURATION_BUCKETS,
+        ),
+        bounds=tuple(LabelValues(request_labels.max_values) for _ in labels),
     )
     return CoreMetrics(registry=registry, logs=logs, requests=requests)

@@ -18,11 +18,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from core.config.loader import GatewayConfig
 from core.config.settings import Settings
 from core.logs import RequestLogs, build_request_logs
-from core.metrics import build_metrics
+from core.metrics import RequestLabels, build_metrics
 from core.server import build_core
 from core.store.factory import open_store
 from core.usage.rollup import Rollups
 from facade.app import create_app
+from facade.http_metrics import HttpMetrics, instrument
 from facade.settings import FacadeSettings
 from gateway_cli.http_server import HttpServer
 from gateway_client import GatewayClient
@@ -81,7 +82,8 @@ async def serve(
         registry = CollectorRegistry()
         try:
             # Replays a journal a previous run left, in the background, before any new record.
-            logs = build_request_logs(store, config, settings, build_metrics(registry))
+            metrics = build_metrics(registry, RequestLabels.from_config(config.metrics))
+            logs = build_request_logs(store, config, settings, metrics)
             logs.start()
             core = build_core(
                 config,
@@ -140,9 +142,10 @@ async def _serve_facade(
     registry: CollectorRegistry | None = None,
 ) -> None:
     client = GatewayClient(target, timeout=None)
+    # One /metrics: core's registry under `serve`, the facade's own when it runs alone.
+    registry = registry or CollectorRegistry()
     app: ASGIApp = create_app(FacadeSettings(max_body_bytes=settings.max_body_bytes), client)
-    if registry is not None:
-        app = _with_metrics(app, registry)
+    app = _with_metrics(instrument(app, HttpMetrics.register(registry)), registry)
     config = uvicorn.Config(
         app,
         host=settings.host,

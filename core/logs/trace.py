@@ -137,18 +137,8 @@ class CallLog:
         http_status, error_code, error_message = self._outcome()
         latency_ms = (self._end_ns - context.started_ns) / 1e6
         request_body, response_body = self._bodies()
-        metrics = self._recorder.metrics
-        if metrics is not None:
-            metrics.observe(
-                model=self._resolved_model,
-                provider=self._provider_account,
-                status=status,
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cost=cost,
-            )
         principal = context.principal
-        return LogRecord(
+        record = LogRecord(
             id=context.log_id,
             created_at=context.created_at,
             model=self._requested_model(),
@@ -176,6 +166,9 @@ class CallLog:
             request_body=request_body,
             response_body=response_body,
         )
+        if self._recorder.metrics is not None:
+            self._recorder.metrics.observe(record)
+        return record
 
     def _upstream_ms(self) -> float | None:
         # From handing the call to the provider to its complete answer (or failure): for a
