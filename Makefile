@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: run test lint gen check-protos bench bench-logs bench-logs-query clean
+.PHONY: run test test-tools lint gen check-protos bench bench-logs bench-logs-query bench-metrics clean
 
 $(BIN)/.installed-run: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,8 +23,12 @@ run: $(BIN)/.installed-run
 	$(BIN)/llm-gateway serve
 
 ## Everything CI checks: lint, types, protos, then the test suite with a coverage gate.
-test: $(BIN)/.installed-dev lint check-protos
+test: $(BIN)/.installed-dev test-tools lint check-protos
 	$(PY) -m pytest --cov --cov-report=term:skip-covered --cov-fail-under=85 $(PYTEST_ARGS)
+
+## System tools the tests run as real processes (Prometheus, promtool), installed if missing.
+test-tools:
+	./scripts/install-test-tools.sh
 
 lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .

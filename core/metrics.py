@@ -107,11 +107,13 @@ class RequestMetrics:
     input_tokens: Counter
     output_tokens: Counter
     cost: Counter
+    errors: Counter
     latency: Histogram
     upstream: Histogram
     overhead: Histogram
     ttft: Histogram
     bounds: tuple[LabelValues, ...]
+    codes: LabelValues
 
     def observe(self, record: LogRecord) -> None:
         """Counts one finished call."""
@@ -127,7 +129,9 @@ class RequestMetrics:
             self.output_tokens.labels(*labels).inc(record.output_tokens)
         if record.cost:
             self.cost.labels(*labels).inc(record.cost)
-        route = labels[:2]  # durations by model and provider (and status for the whole call)
+        route = labels[:2]  # errors and durations by model and provider
+        if record.status != "success":
+            self.errors.labels(*route, self.codes(record.error_code or NONE)).inc()
         self.latency.labels(*route, labels[2]).observe(record.latency_ms / 1000)
         if record.upstream_ms is not None:
             self.upstream.labels(*route).observe(record.upstream_ms / 1000)
@@ -190,6 +194,11 @@ def build_metrics(
         input_tokens=counter("input_tokens", "Input (prompt) tokens.", labels),
         output_tokens=counter("output_tokens", "Output (completion) tokens.", labels),
         cost=counter("cost_dollars", "Cost from the configured prices, in US dollars.", labels),
+        errors=counter(
+            "request_errors",
+            "Failed LLM requests, by error code (upstream_error, rate_limited, ...).",
+            (*route, "code"),
+        ),
         latency=histogram(
             "request_duration_seconds",
             "Whole call, from arrival in core to the last byte.",
@@ -215,5 +224,6 @@ def build_metrics(
             DURATION_BUCKETS,
         ),
         bounds=tuple(LabelValues(request_labels.max_values) for _ in labels),
+        codes=LabelValues(request_labels.max_values),
     )
     return CoreMetrics(registry=registry, logs=logs, requests=requests)

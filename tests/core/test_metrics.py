@@ -57,10 +57,19 @@ def test_a_call_that_reached_no_provider_has_no_upstream_time() -> None:
     registry = CollectorRegistry()
     metrics = build_metrics(registry)
     metrics.requests.observe(
-        replace(CALL, resolved_model="", provider_account="", upstream_ms=None, status="error")
+        replace(
+            CALL,
+            resolved_model="",
+            provider_account="",
+            upstream_ms=None,
+            status="error",
+            error_code="rate_limited",
+        )
     )
     labels = {"model": "none", "provider": "none", "status": "error"}
     assert registry.get_sample_value("llm_gateway_requests_total", labels) == 1
+    errors = {"model": "none", "provider": "none", "code": "rate_limited"}
+    assert registry.get_sample_value("llm_gateway_request_errors_total", errors) == 1
     assert _series(registry, "llm_gateway_upstream_duration_seconds_count") == []
 
 
