@@ -1,8 +1,9 @@
-"""Log records/s into SQLite: through the pipeline (submit -> writer -> store) vs. the store alone.
+"""Log records/s into SQLite: through the pipeline (submit -> writer -> store) vs. the store alone,
+each without and with metrics rollups (as `examples/gateway.yaml` declares them).
 
-Both runs write the same realistic records (metadata, attempt, request and response bodies)
-into fresh SQLite files in the same process, so the difference is the pipeline's own cost. A
-third run over a store that does nothing gives the pipeline's own ceiling.
+Every run writes the same realistic records (metadata, attempt, request and response bodies)
+into fresh SQLite files in the same process, so the differences are the pipeline's own cost
+and the rollups'. A run over a store that does nothing gives the pipeline's own ceiling.
 The pipeline run submits as a busy gateway would (never more than the queue holds, so nothing
 spills); `--burst` instead submits everything at once, so most records spill to the journal
 and are replayed from it: the overload path.
@@ -23,12 +24,15 @@ from typing import Any
 import orjson
 from prometheus_client import CollectorRegistry
 
+from core.config.loader import load_config
 from core.logs import Journal, LogPipeline
 from core.metrics import build_metrics
 from core.store.base import Attempt, LogRecord
 from core.store.sqlite import SqliteStore
+from core.usage.rollup import Rollups
 
 TARGET = 20_000
+MODELS = ("openai-main/gpt-4o", "openai-main/gpt-4o-mini", "anthropic-main/claude-sonnet")
 
 
 def _json(body: dict[str, Any]) -> str:
@@ -41,9 +45,9 @@ def make_records(count: int) -> list[LogRecord]:
         LogRecord(
             id=f"bench-{i:08d}",
             created_at=base + i,
-            model="openai-main/gpt-4o",
-            resolved_model="openai-main/gpt-4o",
-            provider_account="openai-main",
+            model=MODELS[i % 3],
+            resolved_model=MODELS[i % 3],
+            provider_account=MODELS[i % 3].split("/")[0],
             subject=f"user:user{i % 50}@example.com",
             key_id=f"key-{i % 50}",
             status="success" if i % 20 else "error",
@@ -51,13 +55,18 @@ def make_records(count: int) -> list[LogRecord]:
             stream=bool(i % 2),
             latency_ms=120.5 + i % 100,
             teams=("team:search",),
-            metadata={"application": "booking-bot", "environment": "staging", "n": str(i % 97)},
+            metadata={
+                "application": ("booking-bot", "search", "support")[i % 3],
+                "environment": "staging",
+                "customer_id": f"cust-{i * 7 % 200:03d}",
+            },
             attempts=(Attempt("openai-main/gpt-4o", 200, "", 118.0),),
             input_tokens=42,
             output_tokens=128,
             total_tokens=170,
             cost=0.00061,
             ttft_ms=35.0 if i % 2 else None,
+            upstream_ms=119.8,
             request_body=_json(
                 {
                     "model": "openai-main/gpt-4o",
@@ -87,8 +96,10 @@ def make_records(count: int) -> list[LogRecord]:
     ]
 
 
-async def store_only(records: list[LogRecord], directory: Path, batch_size: int) -> float:
-    store = SqliteStore(directory / "store-only.db")
+async def store_only(
+    records: list[LogRecord], directory: Path, batch_size: int, rollups: Rollups | None = None
+) -> float:
+    store = SqliteStore(directory / f"store-only-{rollups is not None}.db", rollups=rollups)
     await store.open()
     try:
         started = time.perf_counter()
@@ -110,14 +121,20 @@ class NullStore:
 
 
 async def through_pipeline(
-    records: list[LogRecord], directory: Path, args: argparse.Namespace, *, null: bool = False
+    records: list[LogRecord],
+    directory: Path,
+    args: argparse.Namespace,
+    *,
+    null: bool = False,
+    rollups: Rollups | None = None,
 ) -> tuple[float, float, float]:
-    store: Any = NullStore() if null else SqliteStore(directory / "pipeline.db")
+    name = f"pipeline-{rollups is not None}.db"
+    store: Any = NullStore() if null else SqliteStore(directory / name, rollups=rollups)
     await store.open()
     metrics = build_metrics(CollectorRegistry())
     pipeline = LogPipeline(
         store,
-        Journal(directory / ("null-journal" if null else "journal")),
+        Journal(directory / ("null-journal" if null else f"journal-{rollups is not None}")),
         metrics.logs,
         queue_size=args.queue_size,
         batch_size=args.batch_size,
@@ -157,22 +174,30 @@ async def main() -> None:
     parser.add_argument("--burst", action="store_true", help="submit all at once (spill path)")
     args = parser.parse_args()
     records = make_records(args.records)
+    rollups = Rollups.from_config(load_config(Path("examples/gateway.yaml")).metrics)
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         baseline = await store_only(records, directory, args.batch_size)
+        rolled = await store_only(records, directory, args.batch_size, rollups)
         elapsed, submit_seconds, spilled = await through_pipeline(records, directory, args)
+        with_rollups, _, spilled_rolled = await through_pipeline(
+            records, directory, args, rollups=rollups
+        )
         ceiling, _, _ = await through_pipeline(records, directory, args, null=True)
     n = len(records)
+    sets = ", ".join(s.id for s in rollups.sets)
     rows = [
-        ("store only (insert_logs batches)", n / baseline, ""),
-        ("pipeline (submit -> writer -> store)", n / elapsed, f"target >= {TARGET:,}"),
+        ("store only, no rollups", n / baseline, ""),
+        ("store only, with rollups", n / rolled, f"rollup sets: {sets}"),
+        ("pipeline, no rollups", n / elapsed, "(before)"),
+        ("pipeline, with rollups", n / with_rollups, f"(after) target >= {TARGET:,}"),
         ("pipeline over a no-op store", n / ceiling, "the pipeline's own ceiling"),
     ]
     print(f"records: {n:,}, batch size {args.batch_size}, queue size {args.queue_size}")
     for name, rate, note in rows:
         print(f"{name:<38} {rate:>12,.0f} records/s  {note}")
     print(f"{'submit() on the request path':<38} {submit_seconds / n * 1e6:>12.2f} µs/record")
-    print(f"{'spilled to the journal':<38} {spilled:>12,.0f} records")
+    print(f"{'spilled to the journal':<38} {spilled + spilled_rolled:>12,.0f} records")
 
 
 if __name__ == "__main__":

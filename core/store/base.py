@@ -198,6 +198,11 @@ class Store(Protocol):
         every record: a set first seen by a store with records starts after the newest one."""
         ...
 
+    async def rollups_folded_until(self) -> int:
+        """Up to when (epoch ms) hour and day rows are complete; after it only minute rows
+        are (a store that writes every span at ingest answers FOLDED_ALWAYS)."""
+        ...
+
     async def read_rollups(self, set_id: str, span: int, start: int, end: int) -> list[RollupRow]:
         """The rows of a set and span whose bucket starts in [start, end)."""
         ...

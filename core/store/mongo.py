@@ -21,7 +21,7 @@ from core.store import mongo_rollups
 from core.store.base import ApiKeyRecord, LogPage, LogQuery, LogRecord, LogScope, RollupRow
 from core.store.documents import key_document, key_record, log_document, log_record
 from core.store.mongo_query import query_filter, scope_document, sort_spec
-from core.usage.rollup import SPANS, Rollups, since_for_new_set
+from core.usage.rollup import FOLDED_ALWAYS, SPANS, Rollups, since_for_new_set
 
 Collection = AsyncCollection[dict[str, Any]]
 DUPLICATE_KEY = 11000
@@ -244,6 +244,9 @@ class MongoStore:
     # --- rollups
     async def rollup_since(self) -> Mapping[str, int]:
         return self._since
+
+    async def rollups_folded_until(self) -> int:
+        return FOLDED_ALWAYS  # every span is added to at ingest
 
     async def read_rollups(self, set_id: str, span: int, start: int, end: int) -> list[RollupRow]:
         cursor = self._rollup_rows.find(

@@ -50,7 +50,14 @@ def row(doc: Mapping[str, Any]) -> RollupRow:
         start=doc["start"],
         dimensions=doc["dimensions"],
         totals=Totals(
-            **{name: doc.get(name, 0) for name in _COUNTS},
-            **{name: histogram.from_map(doc.get(name)) for name in _HISTOGRAMS},
+            requests=doc.get("requests", 0),
+            errors=doc.get("errors", 0),
+            input_tokens=doc.get("input_tokens", 0),
+            output_tokens=doc.get("output_tokens", 0),
+            total_tokens=doc.get("total_tokens", 0),
+            cost_nano=doc.get("cost_nano", 0),
+            latency=histogram.from_map(doc.get("latency")),
+            ttft=histogram.from_map(doc.get("ttft")),
+            overhead=histogram.from_map(doc.get("overhead")),
         ),
     )

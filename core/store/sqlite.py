@@ -21,6 +21,7 @@ import contextlib
 import functools
 import logging
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -210,9 +211,13 @@ def _checkpoint(conn: sqlite3.Connection) -> None:
 class _LogWriter:
     """The log-write lane's state: what its connection wrote since the last checkpoint."""
 
-    def __init__(self, checkpoints: _Lane, rollups: Rollups | None) -> None:
+    def __init__(
+        self, checkpoints: _Lane, rollups: Rollups | None, now_ms: Callable[[], int]
+    ) -> None:
         self._checkpoints = checkpoints
         self._rollups = rollups
+        self._now_ms = now_ms
+        self.folded_until = 0  # the rollups' fold mark, as this lane last saw it
         self._pending: Future[None] | None = None
         self._written = 0
 
@@ -239,9 +244,18 @@ class _LogWriter:
             conn.executemany(ADD_COUNT, count_buckets(conn.execute(_COUNT_NEW, (before,))))
             if self._rollups is not None and inserted:
                 new = records if inserted == len(records) else _new_records(conn, records, before)
-                rollup_sql.add(conn, self._rollups.aggregate(new))
+                rollup_sql.add_records(conn, self._rollups, list(new), self._now_ms())
+        if self._rollups is not None:
+            self.fold_if_due(conn)
         # Bodies are most of a record; the rest (columns, index entries) is about 1 KiB.
         self.wrote(sum(len(row[21] or "") + len(row[22] or "") + 1024 for row in rows))
+
+    def fold_if_due(self, conn: sqlite3.Connection) -> None:
+        """Folds the rollups' finished hours, when one is due (after an insert, on this lane)."""
+        now = self._now_ms()
+        if self._rollups is not None and rollup_sql.fold_due(self.folded_until, now):
+            set_ids = [s.id for s in self._rollups.sets]
+            self.folded_until = rollup_sql.fold(conn, set_ids, now)
 
     def delete_rollups_before(self, conn: sqlite3.Connection, cutoff: int) -> None:
         with _transaction(conn):
@@ -348,9 +362,9 @@ def _new_records(
     return [r for r in records if r.id in ids]
 
 
-def _register_sets(conn: sqlite3.Connection, set_ids: list[str]) -> dict[str, int]:
+def _register_sets(conn: sqlite3.Connection, set_ids: list[str], now_ms: int) -> dict[str, int]:
     with _transaction(conn):
-        return rollup_sql.register(conn, set_ids)
+        return rollup_sql.register(conn, set_ids, now_ms)
 
 
 def _get_log(conn: sqlite3.Connection, log_id: str, scope: LogScope | None) -> LogRecord | None:
@@ -399,12 +413,12 @@ def _touch_keys(conn: sqlite3.Connection, last_used: Mapping[str, int]) -> None:
 
 
 class _Lanes:
-    def __init__(self, rollups: Rollups | None) -> None:
+    def __init__(self, rollups: Rollups | None, now_ms: Callable[[], int]) -> None:
         self.keys = _Lane("sqlite-keys")
         self.reads = _Lane("sqlite-reads")
         self.logs = _Lane("sqlite-logs")
         self.checkpoints = _Lane("sqlite-checkpoint")
-        self.writer = _LogWriter(self.checkpoints, rollups)
+        self.writer = _LogWriter(self.checkpoints, rollups, now_ms)
 
     async def open(self, path: Path) -> None:
         connect = functools.partial(_connect, path)
@@ -451,9 +465,16 @@ class _Lanes:
 class SqliteStore:
     """`Store` over one SQLite file; `open()` creates it and its schema if needed."""
 
-    def __init__(self, path: Path, rollups: Rollups | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        rollups: Rollups | None = None,
+        *,
+        now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ) -> None:
         self._path = path
         self._rollups = rollups
+        self._now_ms = now_ms  # when rollup hours are over (tests move it)
         self._since: dict[str, int] = {}
         self._lanes: _Lanes | None = None
 
@@ -466,12 +487,13 @@ class SqliteStore:
         if self._lanes is not None:
             return
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        lanes = _Lanes(self._rollups)
+        lanes = _Lanes(self._rollups, self._now_ms)
         try:
             await lanes.open(self._path)
             if self._rollups is not None:
                 set_ids = [s.id for s in self._rollups.sets]
-                self._since = await lanes.keys.run(_register_sets, set_ids)
+                self._since = await lanes.keys.run(_register_sets, set_ids, self._now_ms())
+                await lanes.logs.run(lanes.writer.fold_if_due)
         except BaseException:
             with contextlib.suppress(Exception):  # the failure to open is the one to report
                 await lanes.close()
@@ -532,6 +554,9 @@ class SqliteStore:
     # --- rollups
     async def rollup_since(self) -> Mapping[str, int]:
         return self._since
+
+    async def rollups_folded_until(self) -> int:
+        return self._open_lanes().writer.folded_until
 
     async def read_rollups(self, set_id: str, span: int, start: int, end: int) -> list[RollupRow]:
         return await self._open_lanes().reads.run(rollup_sql.read, set_id, span, start, end)

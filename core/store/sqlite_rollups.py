@@ -2,20 +2,40 @@
 
 `rollups` has one row per (set id, span, bucket start, dimension values) with the counts,
 tokens and cost as integers and the three latency histograms as `histogram.encode()` bytes.
-Adding a batch is one upsert per row: the integer columns add up in SQL and the histograms
-through `gw_hist_add`, a function registered on each connection. `rollup_sets` holds each
-set's `since` (see Store.rollup_since). Both tables arrive with schema version 3.
+It is a WITHOUT ROWID table on that key: a query reads a range of it in key order, and an
+upsert touches one b-tree (rows are small: a few hundred bytes at most, for day rows).
+Adding is an upsert per row: the integer columns add up in SQL and the histograms merge
+through `gw_hist_add` (Python, called only when both sides hold values); folds merge them
+with the aggregate `gw_hist_sum`. Both are registered on each connection.
+
+Inserts write minute rows only; hours and days are folded from them once an hour is over
+(`fold`), which keeps the log writer's work a third of writing all three spans. The
+`folded_until` mark in `rollup_state` says up to when hours and days are complete: a record
+older than it (a late one: a replayed journal, a backdated LogService.Log) also adds to its
+hour and day rows directly, in the same transaction that reads the mark, so whatever the
+order of inserts and folds, and across processes sharing the file, every record counts once
+in each span. Queries use hours and days only before the mark. `rollup_sets` holds each
+set's `since` (see Store.rollup_since). The tables arrive with schema version 3.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Iterable, Mapping
+from typing import Any, cast
 
-from core.store.base import RollupRow
+from core.store.base import LogRecord, RollupRow
 from core.usage import histogram
-from core.usage.rollup import SPANS, RollupKey, since_for_new_set
+from core.usage.rollup import (
+    DAY_MS,
+    HOUR_MS,
+    MINUTE_MS,
+    SPANS,
+    RollupKey,
+    Rollups,
+    floor_to,
+    since_for_new_set,
+)
 from core.usage.totals import Totals
 
 SCHEMA = """
@@ -32,10 +52,11 @@ SCHEMA = """
         cost_nano INTEGER NOT NULL,
         latency BLOB NOT NULL,
         ttft BLOB NOT NULL,
-        overhead BLOB NOT NULL
-    );
-    CREATE UNIQUE INDEX rollups_key ON rollups (set_id, span, start, dimensions);
-    CREATE TABLE rollup_sets (set_id TEXT PRIMARY KEY, since INTEGER NOT NULL)
+        overhead BLOB NOT NULL,
+        PRIMARY KEY (set_id, span, start, dimensions)
+    ) WITHOUT ROWID;
+    CREATE TABLE rollup_sets (set_id TEXT PRIMARY KEY, since INTEGER NOT NULL);
+    CREATE TABLE rollup_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL)
 """
 
 _ADD = (
@@ -48,9 +69,12 @@ _ADD = (
     "output_tokens = output_tokens + excluded.output_tokens, "
     "total_tokens = total_tokens + excluded.total_tokens, "
     "cost_nano = cost_nano + excluded.cost_nano, "
-    "latency = gw_hist_add(latency, excluded.latency), "
-    "ttft = gw_hist_add(ttft, excluded.ttft), "
-    "overhead = gw_hist_add(overhead, excluded.overhead)"
+    + ", ".join(
+        # An empty histogram is x'': merging in Python only when both sides hold values.
+        f"{h} = CASE WHEN excluded.{h} = x'' THEN {h} WHEN {h} = x'' THEN excluded.{h} "
+        f"ELSE gw_hist_add({h}, excluded.{h}) END"
+        for h in ("latency", "ttft", "overhead")
+    )
 )
 _READ = (
     "SELECT start, dimensions, requests, errors, input_tokens, output_tokens, total_tokens, "
@@ -61,17 +85,46 @@ _READ = (
 _DELETE_BEFORE = "DELETE FROM rollups WHERE set_id = ? AND span = ? AND start <= ?"
 
 
-def _hist_add(a: bytes | None, b: bytes | None) -> bytes:
-    if not b:
-        return a or b""
-    if not a:
-        return b
-    return histogram.encode(histogram.decode(a) + histogram.decode(b))
+# A fold, per set: one span's rows of the hour from its minute rows, added to what is there.
+_FOLD = (
+    "INSERT INTO rollups (set_id, span, start, dimensions, requests, errors, input_tokens, "
+    "output_tokens, total_tokens, cost_nano, latency, ttft, overhead) "
+    "SELECT set_id, ?, ?, dimensions, sum(requests), sum(errors), sum(input_tokens), "
+    "sum(output_tokens), sum(total_tokens), sum(cost_nano), gw_hist_sum(latency), "
+    "gw_hist_sum(ttft), gw_hist_sum(overhead) FROM rollups "
+    f"WHERE set_id = ? AND span = {MINUTE_MS} AND start >= ? AND start < ? "
+    "GROUP BY dimensions "
+    "ON CONFLICT (set_id, span, start, dimensions) DO UPDATE SET "
+    + _ADD.split("DO UPDATE SET ", 1)[1]
+)
+FOLDED_UNTIL = "folded_until"
+FOLD_GRACE_MS = 2 * MINUTE_MS
+"""An hour is folded this long after it ended: records that come in time take the short way."""
+MAX_FOLD_HOURS = 24
+"""Most hours one fold call handles (the next insert goes on), to keep each call short."""
+
+
+def _hist_add(a: bytes, b: bytes) -> bytes:
+    return histogram.encode(histogram.merge(histogram.decode(a), histogram.decode(b)))
+
+
+class _HistSum:
+    """The aggregate `gw_hist_sum(blob)`: the encoded merge of encoded histograms."""
+
+    def __init__(self) -> None:
+        self._sum = histogram.EMPTY
+
+    def step(self, value: bytes | None) -> None:
+        self._sum = histogram.merge(self._sum, histogram.decode(value))
+
+    def finalize(self) -> bytes:
+        return histogram.encode(self._sum)
 
 
 def install_functions(conn: sqlite3.Connection) -> None:
     """The SQL functions the rollup statements use."""
     conn.create_function("gw_hist_add", 2, _hist_add, deterministic=True)
+    conn.create_aggregate("gw_hist_sum", 1, cast(Any, _HistSum))
 
 
 def add(conn: sqlite3.Connection, rows: Mapping[RollupKey, Totals]) -> None:
@@ -118,7 +171,7 @@ def read(conn: sqlite3.Connection, set_id: str, span: int, start: int, end: int)
     ]
 
 
-def register(conn: sqlite3.Connection, set_ids: Iterable[str]) -> dict[str, int]:
+def register(conn: sqlite3.Connection, set_ids: Iterable[str], now_ms: int) -> dict[str, int]:
     """Registers sets not seen before and drops those no longer configured (records stored
     meanwhile are not in their rows), in a write transaction; returns each set's since."""
     wanted = list(set_ids)
@@ -130,7 +183,7 @@ def register(conn: sqlite3.Connection, set_ids: Iterable[str]) -> dict[str, int]
     new = [s for s in wanted if s not in known]
     if new:
         newest: int | None = conn.execute("SELECT max(created_at) FROM logs").fetchone()[0]
-        since = since_for_new_set(newest, time.time_ns() // 1_000_000)
+        since = since_for_new_set(newest, now_ms)
         conn.executemany("INSERT INTO rollup_sets VALUES (?, ?)", [(s, since) for s in new])
         known.update(dict.fromkeys(new, since))
     return known
@@ -140,3 +193,59 @@ def delete_before(conn: sqlite3.Connection, cutoff: int) -> None:
     """Deletes every row whose whole bucket lies before `cutoff` (epoch ms)."""
     set_ids = [row[0] for row in conn.execute("SELECT set_id FROM rollup_sets")]
     conn.executemany(_DELETE_BEFORE, [(s, span, cutoff - span) for s in set_ids for span in SPANS])
+
+
+def folded_until(conn: sqlite3.Connection, now_ms: int) -> int:
+    """Up to when (epoch ms, an hour boundary) hours and days are folded from minutes."""
+    found = conn.execute(
+        "SELECT value FROM rollup_state WHERE name = ?", (FOLDED_UNTIL,)
+    ).fetchone()
+    if found is not None:
+        return int(found[0])
+    # A new table: nothing to fold before this hour; records older than it are late ones.
+    mark = floor_to(now_ms, HOUR_MS)
+    conn.execute("INSERT INTO rollup_state VALUES (?, ?)", (FOLDED_UNTIL, mark))
+    return mark
+
+
+def add_records(
+    conn: sqlite3.Connection, rollups: Rollups, records: list[LogRecord], now_ms: int
+) -> None:
+    """Adds newly stored records to their rows (inside the insert's write transaction)."""
+    mark = folded_until(conn, now_ms)
+    late = [r for r in records if r.created_at < mark]
+    rows = rollups.aggregate(
+        [r for r in records if r.created_at >= mark] if late else records, (MINUTE_MS,)
+    )
+    if late:  # their hours are folded already: add to every span
+        rows.update(rollups.aggregate(late, SPANS))
+    add(conn, rows)
+
+
+def fold_due(mark: int, now_ms: int) -> bool:
+    """Whether an hour is over (and its grace) that is not folded yet."""
+    return mark + HOUR_MS + FOLD_GRACE_MS <= now_ms
+
+
+def fold(conn: sqlite3.Connection, set_ids: Iterable[str], now_ms: int) -> int:
+    """Folds the hours that are over into hour and day rows, at most MAX_FOLD_HOURS of them,
+    one transaction each; returns the new mark."""
+    wanted = list(set_ids)
+    for _ in range(MAX_FOLD_HOURS):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            mark = folded_until(conn, now_ms)  # read again: another process may have folded
+            if not fold_due(mark, now_ms):
+                conn.execute("COMMIT")
+                return mark
+            for set_id in wanted:
+                for span, start in ((HOUR_MS, mark), (DAY_MS, floor_to(mark, DAY_MS))):
+                    conn.execute(_FOLD, (span, start, set_id, mark, mark + HOUR_MS))
+            conn.execute(
+                "UPDATE rollup_state SET value = ? WHERE name = ?", (mark + HOUR_MS, FOLDED_UNTIL)
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return folded_until(conn, now_ms)

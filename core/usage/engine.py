@@ -90,6 +90,7 @@ class MetricsEngine:
             if query.interval is None
             else list(buckets(query.start, query.end, query.interval))
         )
+        folded = await self._store.rollups_folded_until()
         pieces: list[Piece] = []
         raw: list[tuple[int, int]] = []
         slow = 0  # raw time not at a minute's edge
@@ -98,7 +99,7 @@ class MetricsEngine:
             if low < split:
                 raw.append((low, split))
                 slow += split - low
-            rolled, edges = cover(split, high)
+            rolled, edges = cover(split, high, folded)
             pieces.extend(rolled)
             raw.extend(edges)
         if slow > self._raw_window_ms:

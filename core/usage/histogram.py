@@ -1,4 +1,4 @@
-"""Latency histograms with fixed log-spaced buckets, packed into one Python int.
+"""Latency histograms with fixed log-spaced buckets, packed into a Python int.
 
 Bucket `i` holds values in (MIN_MS * GAMMA**(i-1), MIN_MS * GAMMA**i]; bucket 0 holds
 everything up to MIN_MS and the last one everything above MAX_MS. Reporting a bucket by
@@ -7,9 +7,11 @@ bound), so a percentile read from a histogram is within 2% of the true one for l
 between MIN_MS and MAX_MS. The buckets never change, so histograms merge exactly across
 time buckets, dimension sets, stores and instances.
 
-A histogram is one non-negative int whose bits [64*i, 64*(i+1)) count bucket `i`: merging
-two histograms is one integer addition (C speed, whatever the number of buckets), which is
-what makes reading thousands of rollup rows cheap, and 64-bit fields unpack with `array`.
+A histogram is a `Hist`, (first, fields): `fields` is an int whose bits [64*k, 64*(k+1))
+count bucket `first + k`. Merging is a shift and one integer addition, C speed whatever the
+number of buckets, and the int only spans the buckets in use (a few hundred bytes, not the
+4 KiB of every bucket), which is what makes reading thousands of rollup rows cheap. 64-bit
+fields unpack with `array`. `EMPTY` holds nothing.
 
 Stores keep a histogram as `encode()` bytes (SQLite) or as a {bucket: count} map (MongoDB,
 for `$inc`).
@@ -21,7 +23,8 @@ import math
 import sys
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import accumulate
 
 RELATIVE_ERROR = 0.02
@@ -33,8 +36,11 @@ FIELD_BITS = 64
 FIELD_BYTES = FIELD_BITS // 8
 _LOG_GAMMA = math.log(GAMMA)
 _LOG_MIN = math.log(MIN_MS)
-_ONE_BY_BUCKET = tuple(1 << (FIELD_BITS * i) for i in range(BUCKETS))
 _ESTIMATE = tuple(MIN_MS if i == 0 else 2 * MIN_MS * GAMMA**i / (GAMMA + 1) for i in range(BUCKETS))
+
+Hist = tuple[int, int]
+"""(first bucket, fields from there): see the module docstring."""
+EMPTY: Hist = (0, 0)
 
 
 def bucket_of(ms: float) -> int:
@@ -45,64 +51,104 @@ def bucket_of(ms: float) -> int:
     return index if index < BUCKETS else BUCKETS - 1
 
 
-def single(ms: float) -> int:
+def single(ms: float) -> Hist:
     """The histogram of one value."""
-    return _ONE_BY_BUCKET[bucket_of(ms)]
+    return (bucket_of(ms), 1)
 
 
-def counts(histogram: int) -> array[int]:
-    """Count per bucket, from bucket 0 up to the highest non-empty one."""
-    size = -(-histogram.bit_length() // FIELD_BITS) * FIELD_BYTES
-    fields = array("Q", histogram.to_bytes(size, "little"))
+def of_buckets(buckets: Sequence[int]) -> Hist:
+    """The histogram of values given by their buckets."""
+    if len(buckets) <= 1:
+        return (buckets[0], 1) if buckets else EMPTY
+    first = min(buckets)
+    if len(buckets) <= 16:
+        small = 0
+        for bucket in buckets:
+            small += 1 << ((bucket - first) << 6)  # FIELD_BITS == 64
+        return first, small
+    counted = Counter(buckets)  # counted in C; then one int built from the fields' bytes
+    fields = array("Q", bytes(FIELD_BYTES * (max(counted) - first + 1)))
+    for bucket, count in counted.items():
+        fields[bucket - first] = count
     if sys.byteorder == "big":
         fields.byteswap()
-    return fields
+    return first, int.from_bytes(fields.tobytes(), "little")
 
 
-def total(histogram: int) -> int:
+def merge(a: Hist, b: Hist) -> Hist:
+    """Both histograms' values together."""
+    first_a, fields_a = a
+    first_b, fields_b = b
+    if not fields_b:
+        return a
+    if not fields_a:
+        return b
+    if first_a <= first_b:
+        return first_a, fields_a + (fields_b << (FIELD_BITS * (first_b - first_a)))
+    return first_b, fields_b + (fields_a << (FIELD_BITS * (first_a - first_b)))
+
+
+def merge_all(histograms: Iterable[Hist]) -> Hist:
+    """All the histograms' values together."""
+    out = EMPTY
+    for histogram in histograms:
+        out = merge(out, histogram)
+    return out
+
+
+def counts(histogram: Hist) -> array[int]:
+    """Count per bucket from the histogram's first bucket up to its last non-empty one."""
+    fields = histogram[1]
+    size = -(-fields.bit_length() // FIELD_BITS) * FIELD_BYTES
+    out = array("Q", fields.to_bytes(size, "little"))
+    if sys.byteorder == "big":
+        out.byteswap()
+    return out
+
+
+def total(histogram: Hist) -> int:
     """How many values the histogram holds."""
     return sum(counts(histogram))
 
 
-def percentiles(histogram: int, quantiles: Iterable[float]) -> list[float] | None:
+def percentiles(histogram: Hist, quantiles: Iterable[float]) -> list[float] | None:
     """The nearest-rank estimate of each quantile (0..1); None for an empty histogram."""
-    if histogram == 0:
+    if not histogram[1]:
         return None
-    first = _first_field(histogram)
-    cumulative = list(accumulate(counts(histogram >> (FIELD_BITS * first))))
+    cumulative = list(accumulate(counts(histogram)))
     n = cumulative[-1]
+    first = histogram[0]
     return [_ESTIMATE[first + bisect_left(cumulative, max(1, math.ceil(q * n)))] for q in quantiles]
 
 
-def _first_field(histogram: int) -> int:
-    """Index of the lowest non-empty bucket of a non-empty histogram."""
-    return ((histogram & -histogram).bit_length() - 1) // FIELD_BITS
-
-
-def encode(histogram: int) -> bytes:
+def encode(histogram: Hist) -> bytes:
     """Compact bytes: the first non-empty bucket (2 bytes), then the fields from there."""
-    if histogram == 0:
+    first, fields = histogram
+    if not fields:
         return b""
-    first = _first_field(histogram)
-    shifted = histogram >> (FIELD_BITS * first)
-    return first.to_bytes(2, "little") + shifted.to_bytes((shifted.bit_length() + 7) // 8, "little")
+    empty_low = ((fields & -fields).bit_length() - 1) // FIELD_BITS
+    fields >>= FIELD_BITS * empty_low
+    return (first + empty_low).to_bytes(2, "little") + fields.to_bytes(
+        (fields.bit_length() + 7) // 8, "little"
+    )
 
 
-def decode(data: bytes | None) -> int:
+def decode(data: bytes | None) -> Hist:
     """The histogram of `encode()` bytes."""
     if not data:
-        return 0
-    first = int.from_bytes(data[:2], "little")
-    return int.from_bytes(data[2:], "little") << (FIELD_BITS * first)
+        return EMPTY
+    return int.from_bytes(data[:2], "little"), int.from_bytes(data[2:], "little")
 
 
-def to_map(histogram: int) -> dict[str, int]:
+def to_map(histogram: Hist) -> dict[str, int]:
     """{bucket: count} of the non-empty buckets, keys as strings (MongoDB field names)."""
-    return {str(i): c for i, c in enumerate(counts(histogram)) if c}
+    first = histogram[0]
+    return {str(first + k): c for k, c in enumerate(counts(histogram)) if c}
 
 
-def from_map(buckets: Mapping[str, int] | None) -> int:
+def from_map(buckets: Mapping[str, int] | None) -> Hist:
     """The histogram of a `to_map()` map."""
     if not buckets:
-        return 0
-    return sum(count << (FIELD_BITS * int(i)) for i, count in buckets.items())
+        return EMPTY
+    first = min(int(i) for i in buckets)
+    return first, sum(count << (FIELD_BITS * (int(i) - first)) for i, count in buckets.items())

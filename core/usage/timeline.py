@@ -87,12 +87,24 @@ def _ceil(ms: int, span: int) -> int:
     return -floor_to(-ms, span)
 
 
-def cover(start: int, end: int) -> tuple[list[Piece], list[tuple[int, int]]]:
-    """Rollup pieces and raw [start, end) ranges that together cover [start, end) once."""
+def cover(
+    start: int, end: int, folded_until: int = 2**62
+) -> tuple[list[Piece], list[tuple[int, int]]]:
+    """Rollup pieces and raw [start, end) ranges that together cover [start, end) once;
+    hour and day pieces only before `folded_until` (Store.rollups_folded_until)."""
     low, high = _ceil(start, MINUTE_MS), floor_to(end, MINUTE_MS)
     if low >= high:
         return [], [(start, end)] if start < end else []
     raw = [r for r in ((start, low), (high, end)) if r[0] < r[1]]
+    folded = min(max(low, floor_to(folded_until, MINUTE_MS)), high)
+    pieces = _coarse(low, folded) if low < folded else []
+    if folded < high:
+        pieces.append(Piece(MINUTE_MS, folded, high))
+    return pieces, raw
+
+
+def _coarse(low: int, high: int) -> list[Piece]:
+    """Minute-aligned [low, high) in the coarsest pieces: days, then hours, then minutes."""
     pieces: list[Piece] = []
     for span, finer in ((DAY_MS, HOUR_MS), (HOUR_MS, MINUTE_MS)):
         inner_low, inner_high = _ceil(low, span), floor_to(high, span)
@@ -102,8 +114,8 @@ def cover(start: int, end: int) -> tuple[list[Piece], list[tuple[int, int]]]:
             for a, b in (head, tail):
                 if a < b:
                     pieces.extend(_finer(a, b, finer))
-            return pieces, raw
-    return [Piece(MINUTE_MS, low, high)], raw
+            return pieces
+    return [Piece(MINUTE_MS, low, high)]
 
 
 def _finer(start: int, end: int, span: int) -> list[Piece]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.usage import histogram
+from core.usage.histogram import EMPTY, Hist, merge, single
 
 if TYPE_CHECKING:  # core.store.base refers to Totals
     from core.store.base import LogRecord
@@ -34,11 +34,11 @@ class Totals:
     output_tokens: int = 0
     total_tokens: int = 0
     cost_nano: int = 0
-    latency: int = 0
+    latency: Hist = EMPTY
     """Histogram (core/usage/histogram.py) of the whole call's latency."""
-    ttft: int = 0
+    ttft: Hist = EMPTY
     """Histogram of the time to first token (streams that produced one)."""
-    overhead: int = 0
+    overhead: Hist = EMPTY
     """Histogram of the gateway's own time: latency less the time spent upstream."""
 
     def add(self, other: Totals) -> None:
@@ -48,9 +48,9 @@ class Totals:
         self.output_tokens += other.output_tokens
         self.total_tokens += other.total_tokens
         self.cost_nano += other.cost_nano
-        self.latency += other.latency
-        self.ttft += other.ttft
-        self.overhead += other.overhead
+        self.latency = merge(self.latency, other.latency)
+        self.ttft = merge(self.ttft, other.ttft)
+        self.overhead = merge(self.overhead, other.overhead)
 
     @property
     def cost(self) -> float:
@@ -68,9 +68,7 @@ def of_record(record: LogRecord) -> Totals:
         output_tokens=record.output_tokens,
         total_tokens=record.total_tokens,
         cost_nano=cost_nano(record.cost),
-        latency=histogram.single(record.latency_ms),
-        ttft=0 if record.ttft_ms is None else histogram.single(record.ttft_ms),
-        overhead=(
-            0 if upstream is None else histogram.single(max(record.latency_ms - upstream, 0.0))
-        ),
+        latency=single(record.latency_ms),
+        ttft=EMPTY if record.ttft_ms is None else single(record.ttft_ms),
+        overhead=EMPTY if upstream is None else single(max(record.latency_ms - upstream, 0.0)),
     )

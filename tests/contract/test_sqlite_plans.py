@@ -267,6 +267,7 @@ async def test_a_version_1_database_gets_its_counts(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:  # back to the version 1 schema
         conn.execute("DROP TABLE rollups")
         conn.execute("DROP TABLE rollup_sets")
+        conn.execute("DROP TABLE rollup_state")
         conn.execute("ALTER TABLE logs DROP COLUMN upstream_ms")
         conn.execute("DROP TABLE log_counts")
         conn.execute("DROP INDEX logs_resolved_differs")
