@@ -39,7 +39,7 @@ from core.server import build_core
 from core.store.base import LogQuery, LogRecord
 from core.store.sqlite import SqliteStore
 from core.usage.engine import MetricsEngine
-from core.usage.query import MetricsQuery
+from core.usage.query import DEFAULT_LIMIT, DEFAULT_SERIES, MetricsQuery
 from core.usage.rollup import Rollups
 from facade.app import create_app
 from facade.settings import FacadeSettings
@@ -121,13 +121,24 @@ def records(count: int, seed: int = 7) -> Iterator[LogRecord]:
         )
 
 
-async def fill(store: SqliteStore, count: int) -> float:
+class Clock:
+    """The store's clock during the fill: just after the newest record, as if live."""
+
+    def __init__(self) -> None:
+        self.now = START_MS
+
+    def __call__(self) -> int:
+        return self.now
+
+
+async def fill(store: SqliteStore, count: int, clock: Clock) -> float:
     """Inserts `count` records as the log writer would; returns records per second."""
     started = time.perf_counter()
     pending: list[LogRecord] = []
     for record in records(count):
         pending.append(record)
         if len(pending) == BATCH:
+            clock.now = record.created_at + 1000
             await store.insert_logs(pending)
             pending = []
     await store.insert_logs(pending)
@@ -201,13 +212,14 @@ def summary(name: str, ms: list[float]) -> str:
 
 async def main(count: int, samples: int, db: Path) -> None:
     rollups = Rollups.from_config(parse_config(CONFIG).metrics)
-    store = SqliteStore(db, rollups=rollups)
+    clock = Clock()
+    store = SqliteStore(db, rollups=rollups, now_ms=clock)
     await store.open()
     try:
         existing = (await store.query_logs(LogQuery(limit=1))).total
         if existing == 0:
             print(f"filling {db} with {count:,} records (batches of {BATCH}) ...", flush=True)
-            rate = await fill(store, count)
+            rate = await fill(store, count, clock)
             print(f"  {rate:,.0f} records/s into SQLite with rollups (store alone)")
         elif existing != count:
             raise SystemExit(f"{db} holds {existing:,} records: remove it or pass --records")
@@ -221,11 +233,13 @@ async def main(count: int, samples: int, db: Path) -> None:
                 api: list[float] = []
                 rows = 0
                 for start, end in cases:
-                    query = MetricsQuery(
+                    interval = shape.get("interval")
+                    query = MetricsQuery(  # the API's defaults: 100 groups, 10 series
                         start=start,
                         end=end,
                         group_by=tuple(shape["group_by"]),
-                        interval=shape.get("interval"),
+                        interval=interval,
+                        limit=DEFAULT_LIMIT if interval is None else DEFAULT_SERIES,
                     )
                     began = time.perf_counter()
                     result = await engine.run(query)

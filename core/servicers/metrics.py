@@ -87,12 +87,9 @@ def _figures(totals: Totals) -> metrics_pb2.MetricsRow:
         ("time_to_first_token", totals.ttft),
         ("gateway_overhead", totals.overhead),
     ):
-        found = histogram.percentiles(values, QUANTILES)
+        found = histogram.summary(values, QUANTILES)
         if found is not None:
-            p50, p90, p99 = found
-            getattr(out, field).CopyFrom(
-                metrics_pb2.Percentiles(
-                    count=histogram.total(values), p50_ms=p50, p90_ms=p90, p99_ms=p99
-                )
-            )
+            count, (p50, p90, p99) = found
+            target = getattr(out, field)
+            target.count, target.p50_ms, target.p90_ms, target.p99_ms = count, p50, p90, p99
     return out

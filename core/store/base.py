@@ -6,11 +6,12 @@ reach a store already validated (fields, operators, value types): stores trust t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:  # core.usage imports this module for LogRecord
+    from core.usage.accumulate import Bucket, Classify, Grouped
     from core.usage.totals import Totals
 
 Operator = Literal["EQ", "NEQ", "LT", "LTE", "GT", "GTE", "IN", "NOT_IN", "CONTAINS"]
@@ -205,4 +206,25 @@ class Store(Protocol):
 
     async def read_rollups(self, set_id: str, span: int, start: int, end: int) -> list[RollupRow]:
         """The rows of a set and span whose bucket starts in [start, end)."""
+        ...
+
+    async def count_rollups(
+        self, set_id: str, pieces: Sequence[tuple[int, int, int]]
+    ) -> dict[str, int]:
+        """Requests by dimension text over the rows of a set in each (span, start, end)."""
+        ...
+
+    async def aggregate_rollups(
+        self,
+        set_id: str,
+        pieces: Sequence[tuple[int, int, int]],
+        classify: Classify,
+        bucket: Bucket,
+        *,
+        histograms: bool = True,
+        dimensions: Collection[str] | None = None,
+    ) -> Grouped:
+        """The rows of a set in each (span, start, end) piece, added up by group and time
+        bucket (core/usage/accumulate.py); without `histograms` their histograms are not
+        read (the totals' stay empty); with `dimensions`, only rows of those texts."""
         ...

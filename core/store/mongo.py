@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import abc
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,6 +22,8 @@ from core.store import mongo_rollups
 from core.store.base import ApiKeyRecord, LogPage, LogQuery, LogRecord, LogScope, RollupRow
 from core.store.documents import key_document, key_record, log_document, log_record
 from core.store.mongo_query import query_filter, scope_document, sort_spec
+from core.usage import histogram
+from core.usage.accumulate import Bucket, Classify, Grouped, accumulate, finish
 from core.usage.rollup import FOLDED_ALWAYS, SPANS, Rollups, since_for_new_set
 
 Collection = AsyncCollection[dict[str, Any]]
@@ -247,6 +250,45 @@ class MongoStore:
 
     async def rollups_folded_until(self) -> int:
         return FOLDED_ALWAYS  # every span is added to at ingest
+
+    async def count_rollups(
+        self, set_id: str, pieces: Sequence[tuple[int, int, int]]
+    ) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for span, start, end in pieces:
+            cursor = self._rollup_rows.find(
+                {"set_id": set_id, "span": span, "start": {"$gte": start, "$lt": end}},
+                {"dimensions": 1, "requests": 1},
+            )
+            async for doc in cursor:
+                text = doc["dimensions"]
+                out[text] = out.get(text, 0) + doc.get("requests", 0)
+        return out
+
+    async def aggregate_rollups(
+        self,
+        set_id: str,
+        pieces: Sequence[tuple[int, int, int]],
+        classify: Classify,
+        bucket: Bucket,
+        *,
+        histograms: bool = True,
+        dimensions: abc.Collection[str] | None = None,
+    ) -> Grouped:
+        decode = histogram.from_map if histograms else None
+        into: dict[tuple[int, int | None], list[Any]] = {}
+        for span, start, end in pieces:
+            flt: dict[str, Any] = {
+                "set_id": set_id,
+                "span": span,
+                "start": {"$gte": start, "$lt": end},
+            }
+            if dimensions is not None:
+                flt["dimensions"] = {"$in": list(dimensions)}
+            cursor = self._rollup_rows.find(flt)
+            rows = [mongo_rollups.row_values(doc) async for doc in cursor]
+            accumulate(rows, classify, bucket, decode, into)
+        return finish(into, decode)
 
     async def read_rollups(self, set_id: str, span: int, start: int, end: int) -> list[RollupRow]:
         cursor = self._rollup_rows.find(

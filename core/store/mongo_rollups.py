@@ -44,6 +44,16 @@ def upsert(key: RollupKey, totals: Totals) -> UpdateOne:
     )
 
 
+def row_values(doc: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A document as the row `accumulate` adds up (histograms as {bucket: count} maps)."""
+    return (
+        doc["start"],
+        doc["dimensions"],
+        *(doc.get(name, 0) for name in _COUNTS),
+        *(doc.get(name) for name in _HISTOGRAMS),
+    )
+
+
 def row(doc: Mapping[str, Any]) -> RollupRow:
     """The RollupRow of a stored document."""
     return RollupRow(

@@ -22,7 +22,7 @@ import functools
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,6 +46,7 @@ from core.store.sqlite_schema import (
 )
 
 if TYPE_CHECKING:
+    from core.usage.accumulate import Bucket, Classify, Grouped
     from core.usage.rollup import Rollups
 
 log = logging.getLogger(__name__)
@@ -416,6 +417,10 @@ class _Lanes:
     def __init__(self, rollups: Rollups | None, now_ms: Callable[[], int]) -> None:
         self.keys = _Lane("sqlite-keys")
         self.reads = _Lane("sqlite-reads")
+        # Metrics queries read many rows: on lanes of their own, so that they never hold up
+        # a key lookup, and two of them so that the parts of one query run side by side.
+        self.metrics = (_Lane("sqlite-metrics"), _Lane("sqlite-metrics"))
+        self._turn = 0
         self.logs = _Lane("sqlite-logs")
         self.checkpoints = _Lane("sqlite-checkpoint")
         self.writer = _LogWriter(self.checkpoints, rollups, now_ms)
@@ -434,6 +439,8 @@ class _Lanes:
             )
         )
         await self.reads.open(functools.partial(connect, busy_ms=READ_BUSY_MS, cache_kib=65536))
+        for lane in self.metrics:
+            await lane.open(functools.partial(connect, busy_ms=READ_BUSY_MS, cache_kib=65536))
         await self.logs.open(
             functools.partial(
                 connect,
@@ -444,6 +451,11 @@ class _Lanes:
         )
         await self.checkpoints.open(functools.partial(connect, busy_ms=0, cache_kib=2048))
 
+    def metrics_lane(self) -> _Lane:
+        """The next metrics lane, in turn."""
+        self._turn ^= 1
+        return self.metrics[self._turn]
+
     async def close(self) -> None:
         # The log writer waits for its last checkpoint before the checkpointer closes.
         closing = (
@@ -451,6 +463,7 @@ class _Lanes:
             (self.checkpoints, None),
             (self.keys, None),
             (self.reads, _optimize),
+            *((lane, None) for lane in self.metrics),
         )
         errors: list[BaseException] = []
         for lane, finish in closing:
@@ -549,7 +562,7 @@ class SqliteStore:
         return deleted
 
     async def scan_logs(self, query: LogQuery) -> list[LogRecord]:
-        return await self._open_lanes().reads.run(_scan_logs, query)
+        return await self._open_lanes().metrics_lane().run(_scan_logs, query)
 
     # --- rollups
     async def rollup_since(self) -> Mapping[str, int]:
@@ -559,4 +572,27 @@ class SqliteStore:
         return self._open_lanes().writer.folded_until
 
     async def read_rollups(self, set_id: str, span: int, start: int, end: int) -> list[RollupRow]:
-        return await self._open_lanes().reads.run(rollup_sql.read, set_id, span, start, end)
+        return (
+            await self._open_lanes().metrics_lane().run(rollup_sql.read, set_id, span, start, end)
+        )
+
+    async def count_rollups(
+        self, set_id: str, pieces: Sequence[tuple[int, int, int]]
+    ) -> dict[str, int]:
+        return await self._open_lanes().metrics_lane().run(rollup_sql.count, set_id, pieces)
+
+    async def aggregate_rollups(
+        self,
+        set_id: str,
+        pieces: Sequence[tuple[int, int, int]],
+        classify: Classify,
+        bucket: Bucket,
+        *,
+        histograms: bool = True,
+        dimensions: Collection[str] | None = None,
+    ) -> Grouped:
+        return (
+            await self._open_lanes()
+            .metrics_lane()
+            .run(rollup_sql.aggregate, set_id, pieces, classify, bucket, histograms, dimensions)
+        )

@@ -21,11 +21,14 @@ set's `since` (see Store.rollup_since). The tables arrive with schema version 3.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, cast
+
+import orjson
 
 from core.store.base import LogRecord, RollupRow
 from core.usage import histogram
+from core.usage.accumulate import Bucket, Classify, Grouped, accumulate, finish
 from core.usage.rollup import (
     DAY_MS,
     HOUR_MS,
@@ -118,7 +121,7 @@ class _HistSum:
         self._sum = histogram.merge(self._sum, histogram.decode(value))
 
     def finalize(self) -> bytes:
-        return histogram.encode(self._sum)
+        return histogram.encode(self._sum, compact=True)  # folds write the rows queries read
 
 
 def install_functions(conn: sqlite3.Connection) -> None:
@@ -169,6 +172,47 @@ def read(conn: sqlite3.Connection, set_id: str, span: int, start: int, end: int)
         )
         for row in conn.execute(_READ, (set_id, span, start, end))
     ]
+
+
+_COUNTS_ONLY = _READ.replace(", latency, ttft, overhead", "")
+_REQUESTS_BY_TEXT = (
+    "SELECT dimensions, sum(requests) FROM rollups "
+    "WHERE set_id = ? AND span = ? AND start >= ? AND start < ? GROUP BY dimensions"
+)
+
+
+def count(
+    conn: sqlite3.Connection, set_id: str, pieces: Sequence[tuple[int, int, int]]
+) -> dict[str, int]:
+    """Store.count_rollups, added up by SQLite itself."""
+    out: dict[str, int] = {}
+    for span, start, end in pieces:
+        for text, requests in conn.execute(_REQUESTS_BY_TEXT, (set_id, span, start, end)):
+            out[text] = out.get(text, 0) + requests
+    return out
+
+
+def aggregate(
+    conn: sqlite3.Connection,
+    set_id: str,
+    pieces: Sequence[tuple[int, int, int]],
+    classify: Classify,
+    bucket: Bucket,
+    histograms: bool,
+    dimensions: Collection[str] | None = None,
+) -> Grouped:
+    """Store.aggregate_rollups, stepping through the rows on this connection's thread."""
+    decode = histogram.decode if histograms else None
+    into: dict[tuple[int, int | None], list[Any]] = {}
+    sql = _READ if histograms else _COUNTS_ONLY
+    texts: tuple[str, ...] = ()
+    if dimensions is not None:  # other rows are skipped in SQLite's loop, never reaching Python
+        sql += " AND dimensions IN (SELECT value FROM json_each(?))"
+        texts = (orjson.dumps(list(dimensions)).decode(),)
+    for span, start, end in pieces:
+        rows = conn.execute(sql, (set_id, span, start, end, *texts))
+        accumulate(rows, classify, bucket, decode, into)
+    return finish(into, decode)
 
 
 def register(conn: sqlite3.Connection, set_ids: Iterable[str], now_ms: int) -> dict[str, int]:

@@ -71,17 +71,13 @@ class RollupSet:
 
 
 def rollup_sets(metadata: Iterable[tuple[str, Sequence[str]]] = ()) -> tuple[RollupSet, ...]:
-    """The sets for (metadata key, dimensions beside it) pairs, in the order a query tries
-    them: metadata keys first (only they hold one)."""
-    keyed = tuple(
-        RollupSet(
-            id="+".join(dimensions),
-            dimensions=dimensions,
-        )
-        for dimensions in ((f"{FIELD_PREFIX}{key}", *beside) for key, beside in metadata)
-    )
+    """The base sets, then one per (metadata key, dimensions beside it): the order a query
+    tries them, so that it reads the set with the fewest rows that can answer it."""
     return (
-        *keyed,
         RollupSet("route", ROUTE_DIMENSIONS),
         RollupSet("caller", CALLER_DIMENSIONS),
+        *(
+            RollupSet(id="+".join(dimensions), dimensions=dimensions)
+            for dimensions in ((f"{FIELD_PREFIX}{key}", *beside) for key, beside in metadata)
+        ),
     )

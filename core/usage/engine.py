@@ -8,23 +8,38 @@ A query no set can answer, or the part of its period before `since`, reads raw r
 over at most `raw_window_ms` of time in all: beyond that it is refused (400) with what to
 change. Everything adds up as integers (core/usage/totals.py), so rollups and raw records,
 SQLite and MongoDB give the same answer.
+
+A grouped query answered from rollups goes by its top groups: it ranks the groups by
+requests over the whole period (from the coarsest rows, counts only), reads the time
+buckets of the top `limit` groups only, and gets `other` and the totals from the same query
+without groups (a smaller set's rows) less the top groups. So a week of hourly rows of
+thousands of (user, model) pairs costs the rows of the few groups shown. Grouping by team
+(a call in several groups) and queries with long raw parts read every group once instead.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+import asyncio
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
 
 from core.errors import InvalidRequest
-from core.store.base import LogFilter, LogQuery, LogRecord, Store
-from core.usage.dimensions import RollupSet, getter, is_dimension
-from core.usage.matching import matches, needed_fields, scope_fields, visible
+from core.store.base import LogFilter, LogQuery, Store
+from core.usage.accumulate import Bucket
+from core.usage.dimensions import RollupSet, is_dimension
+from core.usage.grouping import (
+    Classifier,
+    GroupKey,
+    Groups,
+    MetricsRow,
+    order,
+    record_keys,
+    rows_of,
+)
+from core.usage.matching import needed_fields, scope_fields
 from core.usage.query import MetricsQuery
-from core.usage.rollup import HOUR_MS, Rollups, decode_dimensions
+from core.usage.rollup import HOUR_MS, Rollups
 from core.usage.timeline import Piece, bucket_start, buckets, cover, merged
 from core.usage.totals import Totals, of_record
 
@@ -32,17 +47,7 @@ RAW_WINDOW_MS = 24 * HOUR_MS
 """Default for the longest period a query may read from raw records."""
 _SCAN_WINDOW_MS = HOUR_MS  # raw records are read an hour at a time, to bound memory
 
-GroupKey = tuple[Any, ...]
-
-
-@dataclass(slots=True)
-class MetricsRow:
-    """One group in one time bucket (`bucket_start` None: the whole period)."""
-
-    group: GroupKey
-    bucket_start: int | None
-    totals: Totals
-    other: bool = False
+__all__ = ["RAW_WINDOW_MS", "MetricsEngine", "MetricsResult", "MetricsRow"]
 
 
 @dataclass(slots=True)
@@ -54,23 +59,14 @@ class MetricsResult:
     end: int
 
 
-@dataclass(slots=True)
-class _Groups:
-    """Totals by group and time bucket, and of everything."""
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Where a query's figures come from."""
 
-    by_group: dict[GroupKey, dict[int | None, Totals]] = field(
-        default_factory=lambda: defaultdict(dict)
-    )
-    everything: Totals = field(default_factory=Totals)
-
-    def add(self, keys: Iterable[GroupKey], bucket: int | None, totals: Totals) -> None:
-        self.everything.add(totals)
-        for key in keys:
-            per_bucket = self.by_group[key]
-            found = per_bucket.get(bucket)
-            if found is None:
-                per_bucket[bucket] = found = Totals()
-            found.add(totals)
+    rollup_set: RollupSet | None
+    pieces: list[Piece]  # rollup rows to read, merged
+    raw: list[tuple[int, int]]  # raw record ranges
+    long_raw: bool  # raw ranges beyond sub-minute edges
 
 
 class MetricsEngine:
@@ -84,17 +80,31 @@ class MetricsEngine:
         self._raw_window_ms = raw_window_ms
 
     async def run(self, query: MetricsQuery) -> MetricsResult:
+        plan = await self._plan(query)
+        by_top_groups = (
+            plan.rollup_set is not None
+            and query.group_by
+            and "team" not in query.group_by
+            and not plan.long_raw
+        )
+        rows, totals = await (
+            self._top_groups(query, plan) if by_top_groups else self._every_group(query, plan)
+        )
+        return MetricsResult(rows, totals, query.interval, query.start, query.end)
+
+    # --- planning
+    async def _plan(self, query: MetricsQuery) -> _Plan:
         rollup_set, since = await self._choose(query)
         periods = (
-            [(None, query.start, query.end)]
+            [(query.start, query.end)]
             if query.interval is None
-            else list(buckets(query.start, query.end, query.interval))
+            else [(low, high) for _, low, high in buckets(query.start, query.end, query.interval)]
         )
         folded = await self._store.rollups_folded_until()
         pieces: list[Piece] = []
         raw: list[tuple[int, int]] = []
         slow = 0  # raw time not at a minute's edge
-        for _, low, high in periods:
+        for low, high in periods:
             split = high if rollup_set is None else min(max(low, since), high)
             if low < split:
                 raw.append((low, split))
@@ -104,17 +114,7 @@ class MetricsEngine:
             raw.extend(edges)
         if slow > self._raw_window_ms:
             raise self._too_wide(query, rollup_set, since)
-        groups = _Groups()
-        if rollup_set is not None:
-            await self._read_rollups(query, rollup_set, merged(pieces), groups)
-        await self._read_raw(query, raw, groups)
-        return MetricsResult(
-            rows=_rows(groups, query.limit),
-            totals=groups.everything,
-            interval=query.interval,
-            start=query.start,
-            end=query.end,
-        )
+        return _Plan(rollup_set, merged(pieces), raw, slow > 0)
 
     async def _choose(self, query: MetricsQuery) -> tuple[RollupSet | None, int]:
         fields = _fields(query)
@@ -122,11 +122,10 @@ class MetricsEngine:
             f.field == "created_at" for f in query.filters
         ):
             return None, 0
+        since = await self._store.rollup_since()
         for candidate in self._sets:
-            if candidate.covers(fields):
-                since = (await self._store.rollup_since()).get(candidate.id)
-                if since is not None:
-                    return candidate, since
+            if candidate.covers(fields) and candidate.id in since:
+                return candidate, since[candidate.id]
         return None, 0
 
     def _too_wide(self, query: MetricsQuery, chosen: RollupSet | None, since: int) -> Exception:
@@ -146,38 +145,144 @@ class MetricsEngine:
             param=param,
         )
 
-    async def _read_rollups(
-        self, query: MetricsQuery, rollup_set: RollupSet, pieces: Sequence[Piece], groups: _Groups
-    ) -> None:
-        positions = {name: i for i, name in enumerate(rollup_set.dimensions)}
-        filters, scope, group_by = query.filters, query.scope, query.group_by
-        seen: dict[str, list[GroupKey] | None] = {}  # dimension text -> its groups, or filtered
-        for piece in pieces:
-            rows = await self._store.read_rollups(rollup_set.id, piece.span, piece.low, piece.high)
-            for row in rows:
-                if row.dimensions not in seen:
-                    values = decode_dimensions(row.dimensions)
-                    named = {name: values[i] for name, i in positions.items()}
-                    passes = visible(scope, named) and all(matches(f, named) for f in filters)
-                    seen[row.dimensions] = _keys(group_by, named) if passes else None
-                keys = seen[row.dimensions]
-                if keys is not None:
-                    groups.add(keys, _bucket(row.start, query.interval), row.totals)
+    # --- every group at once
+    async def _every_group(
+        self, query: MetricsQuery, plan: _Plan
+    ) -> tuple[list[MetricsRow], Totals]:
+        groups = Groups()
+        if plan.rollup_set is not None:
+            classify = _classifier(plan.rollup_set, query)
+            grouped = await self._store.aggregate_rollups(
+                plan.rollup_set.id,
+                _spans(plan.pieces),
+                classify,
+                _bucketer(query.interval),
+                histograms=query.percentiles,
+            )
+            for (group, bucket), totals in grouped.items():
+                groups.add(classify.keys[group], bucket, totals)
+        await self._read_raw(query, plan.raw, groups)
+        return rows_of(groups, query.limit), groups.everything
+
+    # --- the top groups, and the rest by difference
+    async def _top_groups(
+        self, query: MetricsQuery, plan: _Plan
+    ) -> tuple[list[MetricsRow], Totals]:
+        assert plan.rollup_set is not None
+        # 3 (started first, it needs nothing else): every group together, per bucket, from
+        # the same query without groups.
+        overall = asyncio.create_task(self.run(replace(query, group_by=(), limit=1)))
+        classify = _classifier(plan.rollup_set, query)
+        # 1. Requests per group over the whole period: the coarsest rows, no histograms.
+        whole = await self._plan(replace(query, interval=None))
+        requests: dict[int, int] = {}
+        for text, count in (
+            await self._store.count_rollups(plan.rollup_set.id, _spans(whole.pieces))
+        ).items():
+            group = classify(text)
+            if group is not None:
+                requests[group] = requests.get(group, 0) + count
+        edges = Groups(partial=True)
+        await self._read_raw(replace(query, interval=None), whole.raw, edges)
+        ids = {tuple(keys): group for group, keys in enumerate(classify.keys)}
+        for key, per_bucket in edges.by_group.items():
+            group = ids.get((key,))
+            if group is None:  # a group only the raw edges hold
+                group = len(classify.keys)
+                classify.keys.append([key])
+            requests[group] = requests.get(group, 0) + sum(t.requests for t in per_bucket.values())
+        ranked = sorted(requests, key=lambda g: (-requests[g], order(classify.keys[g][0])))
+        top = set(ranked[: query.limit])
+        # 2. The top groups' time buckets.
+        groups = Groups(partial=True)
+
+        def top_only(dimensions: str) -> int | None:
+            group = classify(dimensions)
+            return group if group in top else None
+
+        grouped = await self._store.aggregate_rollups(
+            plan.rollup_set.id,
+            _spans(plan.pieces),
+            top_only,
+            _bucketer(query.interval),
+            histograms=query.percentiles,
+            # Every row of the period is in a ranked row's text: read only the top groups'.
+            dimensions=classify.texts_of(top),
+        )
+        for (group, bucket), totals in grouped.items():
+            groups.add(classify.keys[group], bucket, totals)
+        shown = {classify.keys[g][0] for g in top}
+        await self._read_raw(query, plan.raw, groups, only=shown)
+        everything = await overall
+        rows = rows_of(groups, query.limit)
+        if len(ranked) > query.limit:
+            rows.extend(_others(everything.rows, groups))
+        return rows, everything.totals
 
     async def _read_raw(
-        self, query: MetricsQuery, ranges: Sequence[tuple[int, int]], groups: _Groups
+        self,
+        query: MetricsQuery,
+        ranges: Sequence[tuple[int, int]],
+        groups: Groups,
+        *,
+        only: set[GroupKey] | None = None,
     ) -> None:
-        getters = {name: getter(name) for name in query.group_by}
         for low, high in _windows(ranges):
             time_range = (LogFilter("created_at", "GTE", low), LogFilter("created_at", "LT", high))
             scan = LogQuery(filters=(*query.filters, *time_range), scope=query.scope)
             for record in await self._store.scan_logs(scan):
-                keys = _record_keys(getters, record)
+                keys = record_keys(query.group_by, record)
+                if only is not None:
+                    keys = [k for k in keys if k in only]
+                    if not keys:
+                        continue
                 groups.add(keys, _bucket(record.created_at, query.interval), of_record(record))
+
+
+def _others(overall: Sequence[MetricsRow], shown: Groups) -> list[MetricsRow]:
+    """Per bucket, every group together less the groups shown: the folded ones."""
+    out = []
+    for row in sorted(overall, key=lambda r: r.bucket_start or 0):
+        rest = Totals()
+        rest.add(row.totals)
+        for per_bucket in shown.by_group.values():
+            found = per_bucket.get(row.bucket_start)
+            if found is not None:
+                rest.subtract(found)
+        if rest.requests:
+            out.append(MetricsRow((), row.bucket_start, rest, other=True))
+    return out
+
+
+def _classifier(rollup_set: RollupSet, query: MetricsQuery) -> Classifier:
+    return Classifier(rollup_set.dimensions, query.filters, query.scope, query.group_by)
+
+
+def _spans(pieces: Sequence[Piece]) -> list[tuple[int, int, int]]:
+    return [(p.span, p.low, p.high) for p in pieces]
+
+
+def _no_bucket(start: int) -> None:
+    return None
 
 
 def _bucket(ms: int, interval: str | None) -> int | None:
     return None if interval is None else bucket_start(ms, interval)
+
+
+def _bucketer(interval: str | None) -> Bucket:
+    """bucket_start for rows, remembered per row start (rows share a few hundred starts)."""
+    if interval is None:
+        return _no_bucket
+    known: dict[int, int] = {}
+
+    def bucket(start: int) -> int:
+        found = known.get(start)
+        if found is None:
+            found = known[start] = bucket_start(start, interval)
+        return found
+
+    return bucket
 
 
 def _fields(query: MetricsQuery) -> set[str]:
@@ -199,47 +304,7 @@ def _unrolled(query: MetricsQuery, sets: Sequence[RollupSet]) -> tuple[str, str]
     return "group_by", ", ".join(query.group_by) or "the scope"
 
 
-def _keys(group_by: Sequence[str], values: Mapping[str, Any]) -> list[GroupKey]:
-    """The groups of a row: one, or one per team when grouping by team."""
-    choices = [
-        (values[name] or (None,)) if name == "team" else (values[name],) for name in group_by
-    ]
-    return list(itertools.product(*choices))
-
-
-def _record_keys(getters: Mapping[str, Any], record: LogRecord) -> list[GroupKey]:
-    return _keys(list(getters), {name: get(record) for name, get in getters.items()})
-
-
 def _windows(ranges: Sequence[tuple[int, int]]) -> Iterator[tuple[int, int]]:
     for low, high in ranges:
         for start in range(low, high, _SCAN_WINDOW_MS):
             yield start, min(start + _SCAN_WINDOW_MS, high)
-
-
-def _rows(groups: _Groups, limit: int) -> list[MetricsRow]:
-    """Rows ordered by group then time; groups beyond `limit` (fewest requests) folded."""
-    ranked = sorted(
-        groups.by_group.items(),
-        key=lambda item: (-sum(t.requests for t in item[1].values()), _order(item[0])),
-    )
-    kept, folded = ranked[:limit], ranked[limit:]
-    rows = [
-        MetricsRow(key, bucket, totals)
-        for key, per_bucket in sorted(kept, key=lambda item: _order(item[0]))
-        for bucket, totals in sorted(per_bucket.items(), key=lambda item: item[0] or 0)
-    ]
-    other: dict[int | None, Totals] = {}
-    for _, per_bucket in folded:
-        for bucket, totals in per_bucket.items():
-            other.setdefault(bucket, Totals()).add(totals)
-    rows.extend(
-        MetricsRow((), bucket, totals, other=True)
-        for bucket, totals in sorted(other.items(), key=lambda item: item[0] or 0)
-    )
-    return rows
-
-
-def _order(key: GroupKey) -> tuple[tuple[bool, str], ...]:
-    # Values of one field share a type, or are None (no value): None last, else by text.
-    return tuple((value is None, str(value)) for value in key)

@@ -13,13 +13,14 @@ number of buckets, and the int only spans the buckets in use (a few hundred byte
 4 KiB of every bucket), which is what makes reading thousands of rollup rows cheap. 64-bit
 fields unpack with `array`. `EMPTY` holds nothing.
 
-Stores keep a histogram as `encode()` bytes (SQLite) or as a {bucket: count} map (MongoDB,
-for `$inc`).
+Stores keep a histogram as `encode()` bytes (SQLite: pairs or fields, whichever is shorter)
+or as a {bucket: count} map (MongoDB, for `$inc`).
 """
 
 from __future__ import annotations
 
 import math
+import struct
 import sys
 from array import array
 from bisect import bisect_left
@@ -88,6 +89,18 @@ def merge(a: Hist, b: Hist) -> Hist:
     return first_b, fields_b + (fields_a << (FIELD_BITS * (first_a - first_b)))
 
 
+def subtract(a: Hist, b: Hist) -> Hist:
+    """The values of `a` less those of `b`, which must all be in `a`."""
+    first_a, fields_a = a
+    first_b, fields_b = b
+    if not fields_b:
+        return a
+    if first_b >= first_a:
+        return first_a, fields_a - (fields_b << (FIELD_BITS * (first_b - first_a)))
+    # `b`'s lowest bucket is below `a`'s first, so `a` has empty fields there: shift `a` down.
+    return first_b, (fields_a << (FIELD_BITS * (first_a - first_b))) - fields_b
+
+
 def merge_all(histograms: Iterable[Hist]) -> Hist:
     """All the histograms' values together."""
     out = EMPTY
@@ -113,31 +126,82 @@ def total(histogram: Hist) -> int:
 
 def percentiles(histogram: Hist, quantiles: Iterable[float]) -> list[float] | None:
     """The nearest-rank estimate of each quantile (0..1); None for an empty histogram."""
-    if not histogram[1]:
+    found = summary(histogram, quantiles)
+    return None if found is None else found[1]
+
+
+def summary(histogram: Hist, quantiles: Iterable[float]) -> tuple[int, list[float]] | None:
+    """(how many values, the nearest-rank estimate of each quantile) in one pass; None for
+    an empty histogram."""
+    first, fields = histogram
+    if not fields:
         return None
-    cumulative = list(accumulate(counts(histogram)))
+    buckets: Sequence[int]
+    if fields.bit_count() <= _SPARSE_MAX:  # a few values: walk their buckets, not all
+        used = _used(histogram)
+        buckets = [b for b, _ in used]
+        cumulative = list(accumulate(c for _, c in used))
+    else:
+        raw = fields.to_bytes(-(-fields.bit_length() // FIELD_BITS) * FIELD_BYTES, "little")
+        cumulative = list(accumulate(memoryview(raw).cast("Q") if _NATIVE else counts(histogram)))
+        buckets = range(first, first + len(cumulative))
     n = cumulative[-1]
-    first = histogram[0]
-    return [_ESTIMATE[first + bisect_left(cumulative, max(1, math.ceil(q * n)))] for q in quantiles]
+    return n, [
+        _ESTIMATE[buckets[bisect_left(cumulative, max(1, math.ceil(q * n)))]] for q in quantiles
+    ]
 
 
-def encode(histogram: Hist) -> bytes:
-    """Compact bytes: the first non-empty bucket (2 bytes), then the fields from there."""
+def _used(histogram: Hist) -> list[tuple[int, int]]:
+    """(bucket, count) of the used buckets, in order: cheap when few bits are set."""
+    first, fields = histogram
+    out = []
+    while fields:
+        k = ((fields & -fields).bit_length() - 1) >> 6  # FIELD_BITS == 64
+        count = (fields >> (k << 6)) & _FIELD_MASK
+        out.append((first + k, count))
+        fields -= count << (k << 6)
+    return out
+
+
+_SPARSE = 1  # then (bucket: u16, count: u64) per non-empty bucket
+_DENSE = 2  # then the first bucket (u16) and the 64-bit fields from there
+_PAIR = struct.Struct("<HQ")
+_ONE_SPARSE = bytes([_SPARSE])
+_SPARSE_MAX = 8  # pairs: beyond that, decoding them costs more than the fields' bytes save
+_FIELD_MASK = (1 << 64) - 1
+_NATIVE = sys.byteorder == "little"  # fields read in place as native 64-bit ints
+
+
+def encode(histogram: Hist, *, compact: bool = False) -> bytes:
+    """Bytes of the 64-bit fields from the first used bucket (one C call each way); with
+    `compact`, (bucket, count) pairs instead when few buckets are used, as in most hour rows
+    (a few calls each): smaller to keep and to read, dearer to write."""
     first, fields = histogram
     if not fields:
         return b""
+    if fields == 1:  # one call: the common row of a busy minute's batch
+        return _ONE_SPARSE + _PAIR.pack(first, 1)
     empty_low = ((fields & -fields).bit_length() - 1) // FIELD_BITS
     fields >>= FIELD_BITS * empty_low
-    return (first + empty_low).to_bytes(2, "little") + fields.to_bytes(
-        (fields.bit_length() + 7) // 8, "little"
-    )
+    first += empty_low
+    if compact and fields.bit_count() <= _SPARSE_MAX:  # so at most that many buckets used
+        return _ONE_SPARSE + b"".join(_PAIR.pack(b, c) for b, c in _used((first, fields)))
+    size = -(-fields.bit_length() // FIELD_BITS) * FIELD_BYTES
+    return bytes([_DENSE]) + first.to_bytes(2, "little") + fields.to_bytes(size, "little")
 
 
 def decode(data: bytes | None) -> Hist:
     """The histogram of `encode()` bytes."""
     if not data:
         return EMPTY
-    return int.from_bytes(data[:2], "little"), int.from_bytes(data[2:], "little")
+    if data[0] == _SPARSE:
+        pairs = list(_PAIR.iter_unpack(memoryview(data)[1:]))
+        first = pairs[0][0]
+        fields = 0
+        for bucket, count in pairs:
+            fields += count << ((bucket - first) << 6)  # FIELD_BITS == 64
+        return first, fields
+    return int.from_bytes(data[1:3], "little"), int.from_bytes(data[3:], "little")
 
 
 def to_map(histogram: Hist) -> dict[str, int]:

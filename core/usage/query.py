@@ -19,6 +19,9 @@ from core.usage.timeline import MAX_POINTS, auto_interval, points
 from gateway.v1 import metrics_pb2, metrics_service_pb2 as pb
 
 DEFAULT_LIMIT = 100
+DEFAULT_SERIES = 10
+"""The default limit when rows are bucketed by time: a chart of more series is unreadable,
+and each series costs a row per bucket."""
 MAX_LIMIT = 1000
 MAX_GROUP_BY = 4
 
@@ -43,6 +46,8 @@ class MetricsQuery:
     interval: str | None = None
     limit: int = DEFAULT_LIMIT
     scope: LogScope | None = None
+    percentiles: bool = True
+    """Whether rows carry latency, TTFT and overhead percentiles (reading histograms)."""
 
 
 def query_from_request(
@@ -69,10 +74,11 @@ def query_from_request(
     end = max(end, start)
     group_by = _group_by(list(request.group_by))
     interval = _interval(request.interval, start, end)
-    limit = request.limit or DEFAULT_LIMIT
+    limit = request.limit or (DEFAULT_LIMIT if interval is None else DEFAULT_SERIES)
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidRequest(f"limit must be between 1 and {MAX_LIMIT}; got {limit}", param="limit")
-    return MetricsQuery(start, end, tuple(kept), group_by, interval, limit, scope)
+    percentiles = request.percentiles if request.HasField("percentiles") else True
+    return MetricsQuery(start, end, tuple(kept), group_by, interval, limit, scope, percentiles)
 
 
 def _filters(request: pb.QueryMetricsRequest) -> list[LogFilter]:

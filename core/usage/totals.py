@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.usage.histogram import EMPTY, Hist, merge, single
+from core.usage.histogram import EMPTY, Hist, merge, single, subtract
 
 if TYPE_CHECKING:  # core.store.base refers to Totals
     from core.store.base import LogRecord
@@ -51,6 +51,18 @@ class Totals:
         self.latency = merge(self.latency, other.latency)
         self.ttft = merge(self.ttft, other.ttft)
         self.overhead = merge(self.overhead, other.overhead)
+
+    def subtract(self, other: Totals) -> None:
+        """Takes away a group that was added in (exact: everything is an integer)."""
+        self.requests -= other.requests
+        self.errors -= other.errors
+        self.input_tokens -= other.input_tokens
+        self.output_tokens -= other.output_tokens
+        self.total_tokens -= other.total_tokens
+        self.cost_nano -= other.cost_nano
+        self.latency = subtract(self.latency, other.latency)
+        self.ttft = subtract(self.ttft, other.ttft)
+        self.overhead = subtract(self.overhead, other.overhead)
 
     @property
     def cost(self) -> float:

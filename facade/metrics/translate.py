@@ -5,7 +5,8 @@ Request: `{"start_time": ms, "end_time": ms, "filter": {...the log API's...}, "g
 `{"rows": [...], "totals": {...}, "interval", "start_time", "end_time"}`; each row holds its
 group fields (null where the calls had no value), `bucket_start` (epoch ms) when bucketed,
 the counts, tokens and cost, and `latency_ms` / `ttft_ms` / `gateway_overhead_ms` as
-`{"p50", "p90", "p99"}` (null without a measurement), and `other` (the folded groups).
+`{"p50", "p90", "p99"}` (null without a measurement, or with `"percentiles": false`), and
+`other` (the folded groups).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from gateway.v1 import metrics_pb2, metrics_service_pb2 as pb
 
 __all__ = ["ParsedMetricsQuery", "json_param", "query_from_json", "response_to_json"]
 
-_BODY_KEYS = frozenset({"start_time", "end_time", "filter", "group_by", "interval", "limit"})
+_BODY_KEYS = frozenset(
+    {"start_time", "end_time", "filter", "group_by", "interval", "limit", "percentiles"}
+)
 _INTERVALS = {
     name.removeprefix("METRICS_INTERVAL_").lower(): number
     for name, number in metrics_pb2.MetricsInterval.items()
@@ -69,6 +72,13 @@ def query_from_json(body: dict[str, Any]) -> ParsedMetricsQuery:
     limit = _int(body.get("limit"), "limit", (1, _INT32_MAX))
     if limit is not None:
         request.limit = limit
+    percentiles = body.get("percentiles")
+    if percentiles is not None:
+        if not isinstance(percentiles, bool):
+            raise CodecError(
+                f"percentiles must be true or false; got {percentiles!r}", "percentiles"
+            )
+        request.percentiles = percentiles
     return parsed
 
 

@@ -301,3 +301,50 @@ async def test_a_query_no_rollup_holds_reads_raw_records_within_the_window(loade
     assert "metadata.undeclared" in refused.value.message
     hour = replace(query, start=START, end=START + HOUR_MS)
     assert _answer(await narrow.run(hour)) == _oracle(hour)
+
+
+def _folded(query: MetricsQuery) -> dict[Any, Figures]:
+    """The oracle with the query's limit applied: the top groups, the rest as `other`."""
+    by_group: dict[tuple[Any, ...], dict[Any, Totals]] = defaultdict(dict)
+    for record in RECORDS:
+        if not query.start <= record.created_at < query.end or not visible(record, query.scope):
+            continue
+        if not all(matches(record, f) for f in query.filters):
+            continue
+        key = tuple(getter(name)(record) for name in query.group_by)
+        bucket = None if query.interval is None else bucket_start(record.created_at, query.interval)
+        by_group[key].setdefault(bucket, Totals()).add(of_record(record))
+    ranked = sorted(
+        by_group,
+        key=lambda k: (
+            -sum(t.requests for t in by_group[k].values()),
+            [(v is None, str(v)) for v in k],
+        ),
+    )
+    out: dict[Any, Figures] = {}
+    other: dict[Any, Totals] = defaultdict(Totals)
+    for i, key in enumerate(ranked):
+        for bucket, totals in by_group[key].items():
+            if i < query.limit:
+                out[key, bucket, False] = _figures(totals)
+            else:
+                other[bucket].add(totals)
+    out.update({((), bucket, True): _figures(t) for bucket, t in other.items()})
+    return out
+
+
+@pytest.mark.parametrize("limit", [1, 3, 5])
+@pytest.mark.parametrize(
+    "group_by", [("model",), ("user", "model"), ("metadata.customer_id",), ("status",)]
+)
+@pytest.mark.parametrize("interval", [None, "hour"])
+async def test_top_groups_and_the_rest_as_other(
+    loaded: Store, limit: int, group_by: tuple[str, ...], interval: str | None
+) -> None:
+    query = _query(group_by=group_by, interval=interval, limit=limit)
+    result = await _engine(loaded).run(query)
+    assert _answer(result) == _folded(query)
+    assert result.totals.requests == 48
+    # Unaligned edges read raw records: the top groups and `other` still add up.
+    edgy = replace(query, start=START + 3 * MINUTE_MS + 17, end=END - 61_001)
+    assert _answer(await _engine(loaded).run(edgy)) == _folded(edgy)

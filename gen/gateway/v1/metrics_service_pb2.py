@@ -28,7 +28,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n gateway/v1/metrics_service.proto\x12\ngateway.v1\x1a\x1cgateway/v1/log_service.proto\x1a\x18gateway/v1/metrics.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb3\x03\n\x13QueryMetricsRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06models\x18\x03 \x03(\t\x12\x10\n\x08subjects\x18\x04 \x03(\t\x12?\n\x08metadata\x18\x05 \x03(\x0b\x32-.gateway.v1.QueryMetricsRequest.MetadataEntry\x12\x10\n\x08group_by\x18\x06 \x03(\t\x12-\n\x06\x62ucket\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationB\x02\x18\x01\x12+\n\x07\x66ilters\x18\x08 \x03(\x0b\x32\x1a.gateway.v1.LogFieldFilter\x12-\n\x08interval\x18\t \x01(\x0e\x32\x1b.gateway.v1.MetricsInterval\x12\r\n\x05limit\x18\n \x01(\x05\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xf1\x01\n\x14QueryMetricsResponse\x12$\n\x04rows\x18\x01 \x03(\x0b\x32\x16.gateway.v1.MetricsRow\x12&\n\x06totals\x18\x02 \x01(\x0b\x32\x16.gateway.v1.MetricsRow\x12-\n\x08interval\x18\x03 \x01(\x0e\x32\x1b.gateway.v1.MetricsInterval\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2h\n\x0eMetricsService\x12V\n\x0cQueryMetrics\x12\x1f.gateway.v1.QueryMetricsRequest\x1a .gateway.v1.QueryMetricsResponse\"\x03\x90\x02\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n gateway/v1/metrics_service.proto\x12\ngateway.v1\x1a\x1cgateway/v1/log_service.proto\x1a\x18gateway/v1/metrics.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdd\x03\n\x13QueryMetricsRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06models\x18\x03 \x03(\t\x12\x10\n\x08subjects\x18\x04 \x03(\t\x12?\n\x08metadata\x18\x05 \x03(\x0b\x32-.gateway.v1.QueryMetricsRequest.MetadataEntry\x12\x10\n\x08group_by\x18\x06 \x03(\t\x12-\n\x06\x62ucket\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationB\x02\x18\x01\x12+\n\x07\x66ilters\x18\x08 \x03(\x0b\x32\x1a.gateway.v1.LogFieldFilter\x12-\n\x08interval\x18\t \x01(\x0e\x32\x1b.gateway.v1.MetricsInterval\x12\r\n\x05limit\x18\n \x01(\x05\x12\x18\n\x0bpercentiles\x18\x0b \x01(\x08H\x00\x88\x01\x01\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0e\n\x0c_percentiles\"\xf1\x01\n\x14QueryMetricsResponse\x12$\n\x04rows\x18\x01 \x03(\x0b\x32\x16.gateway.v1.MetricsRow\x12&\n\x06totals\x18\x02 \x01(\x0b\x32\x16.gateway.v1.MetricsRow\x12-\n\x08interval\x18\x03 \x01(\x0e\x32\x1b.gateway.v1.MetricsInterval\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2h\n\x0eMetricsService\x12V\n\x0cQueryMetrics\x12\x1f.gateway.v1.QueryMetricsRequest\x1a .gateway.v1.QueryMetricsResponse\"\x03\x90\x02\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,11 +42,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_METRICSSERVICE'].methods_by_name['QueryMetrics']._loaded_options = None
   _globals['_METRICSSERVICE'].methods_by_name['QueryMetrics']._serialized_options = b'\220\002\001'
   _globals['_QUERYMETRICSREQUEST']._serialized_start=170
-  _globals['_QUERYMETRICSREQUEST']._serialized_end=605
-  _globals['_QUERYMETRICSREQUEST_METADATAENTRY']._serialized_start=558
-  _globals['_QUERYMETRICSREQUEST_METADATAENTRY']._serialized_end=605
-  _globals['_QUERYMETRICSRESPONSE']._serialized_start=608
-  _globals['_QUERYMETRICSRESPONSE']._serialized_end=849
-  _globals['_METRICSSERVICE']._serialized_start=851
-  _globals['_METRICSSERVICE']._serialized_end=955
+  _globals['_QUERYMETRICSREQUEST']._serialized_end=647
+  _globals['_QUERYMETRICSREQUEST_METADATAENTRY']._serialized_start=584
+  _globals['_QUERYMETRICSREQUEST_METADATAENTRY']._serialized_end=631
+  _globals['_QUERYMETRICSRESPONSE']._serialized_start=650
+  _globals['_QUERYMETRICSRESPONSE']._serialized_end=891
+  _globals['_METRICSSERVICE']._serialized_start=893
+  _globals['_METRICSSERVICE']._serialized_end=997
 # @@protoc_insertion_point(module_scope)

@@ -63,11 +63,17 @@ class QueryMetricsRequest(_message.Message):
     FILTERS_FIELD_NUMBER: _builtins.int
     INTERVAL_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
+    PERCENTILES_FIELD_NUMBER: _builtins.int
     interval: _metrics_pb2.MetricsInterval.ValueType
     """Time buckets of the rows; unspecified means one bucket for the whole period."""
     limit: _builtins.int
-    """Most groups returned, 1 to 1000; 0 means 100. The groups with the most requests are
-    kept; the others are folded into one row per time bucket marked `other`.
+    """Most groups returned, 1 to 1000; 0 means 100, or 10 with an interval (series of a
+    chart). The groups with the most requests are kept; the others are folded into one row
+    per time bucket marked `other`.
+    """
+    percentiles: _builtins.bool
+    """Whether rows carry latency, time-to-first-token and gateway-overhead percentiles; unset
+    means true. Without them a query reads no histograms: faster over many rows.
     """
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
@@ -120,12 +126,15 @@ class QueryMetricsRequest(_message.Message):
         filters: _abc.Iterable[_log_service_pb2.LogFieldFilter] | None = ...,
         interval: _metrics_pb2.MetricsInterval.ValueType = ...,
         limit: _builtins.int = ...,
+        percentiles: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_percentiles", b"_percentiles", "bucket", b"bucket", "end_time", b"end_time", "percentiles", b"percentiles", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "end_time", b"end_time", "filters", b"filters", "group_by", b"group_by", "interval", b"interval", "limit", b"limit", "metadata", b"metadata", "models", b"models", "start_time", b"start_time", "subjects", b"subjects"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_percentiles", b"_percentiles", "bucket", b"bucket", "end_time", b"end_time", "filters", b"filters", "group_by", b"group_by", "interval", b"interval", "limit", b"limit", "metadata", b"metadata", "models", b"models", "percentiles", b"percentiles", "start_time", b"start_time", "subjects", b"subjects"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__percentiles: _TypeAlias = _typing.Literal["percentiles"]  # noqa: Y015
+    _WhichOneofArgType__percentiles: _TypeAlias = _typing.Literal["_percentiles", b"_percentiles"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__percentiles) -> _WhichOneofReturnType__percentiles | None: ...
 
 Global___QueryMetricsRequest: _TypeAlias = QueryMetricsRequest  # noqa: Y015
 
