@@ -8,7 +8,7 @@ number of distinct values (`LabelValues`), the rest counted under `other`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -115,31 +115,64 @@ class RequestMetrics:
     bounds: tuple[LabelValues, ...]
     codes: LabelValues
 
+    children: dict[tuple[str, ...], _Children] = field(default_factory=dict, compare=False)
+    """Each label set's series, looked up once (prometheus_client's `labels()` is slow)."""
+
     def observe(self, record: LogRecord) -> None:
         """Counts one finished call."""
         values = [record.resolved_model or NONE, record.provider_account or NONE, record.status]
         if self.labels.user:
             values.append(record.subject or NONE)
         values.extend(record.metadata.get(key, NONE) for key in self.labels.metadata_keys)
-        labels = [bound(value) for bound, value in zip(self.bounds, values, strict=True)]
-        self.requests.labels(*labels).inc()
+        labels = tuple([bound(value) for bound, value in zip(self.bounds, values, strict=True)])
+        series = self.children.get(labels)
+        if series is None:
+            series = self.children[labels] = self._children(labels)
+        series.requests.inc()
         if record.input_tokens:
-            self.input_tokens.labels(*labels).inc(record.input_tokens)
+            series.input_tokens.inc(record.input_tokens)
         if record.output_tokens:
-            self.output_tokens.labels(*labels).inc(record.output_tokens)
+            series.output_tokens.inc(record.output_tokens)
         if record.cost:
-            self.cost.labels(*labels).inc(record.cost)
-        route = labels[:2]  # errors and durations by model and provider
+            series.cost.inc(record.cost)
         if record.status != "success":
-            self.errors.labels(*route, self.codes(record.error_code or NONE)).inc()
-        self.latency.labels(*route, labels[2]).observe(record.latency_ms / 1000)
+            self.errors.labels(*labels[:2], self.codes(record.error_code or NONE)).inc()
+        series.latency.observe(record.latency_ms / 1000)
+        route = labels[:2]  # durations by model and provider (and status, the whole call)
         if record.upstream_ms is not None:
-            self.upstream.labels(*route).observe(record.upstream_ms / 1000)
-            self.overhead.labels(*route).observe(
-                max(record.latency_ms - record.upstream_ms, 0.0) / 1000
-            )
+            if series.upstream is None:  # created when first seen: no empty series
+                series.upstream = self.upstream.labels(*route)
+                series.overhead = self.overhead.labels(*route)
+            assert series.overhead is not None
+            series.upstream.observe(record.upstream_ms / 1000)
+            series.overhead.observe(max(record.latency_ms - record.upstream_ms, 0.0) / 1000)
         if record.ttft_ms is not None:
-            self.ttft.labels(*route).observe(record.ttft_ms / 1000)
+            if series.ttft is None:
+                series.ttft = self.ttft.labels(*route)
+            series.ttft.observe(record.ttft_ms / 1000)
+
+    def _children(self, labels: tuple[str, ...]) -> _Children:
+        return _Children(
+            requests=self.requests.labels(*labels),
+            input_tokens=self.input_tokens.labels(*labels),
+            output_tokens=self.output_tokens.labels(*labels),
+            cost=self.cost.labels(*labels),
+            latency=self.latency.labels(*labels[:2], labels[2]),
+        )
+
+
+@dataclass(slots=True)
+class _Children:
+    """The series of one label set (those a call may not have: made on first use)."""
+
+    requests: Counter
+    input_tokens: Counter
+    output_tokens: Counter
+    cost: Counter
+    latency: Histogram
+    upstream: Histogram | None = None
+    overhead: Histogram | None = None
+    ttft: Histogram | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,6 +19,7 @@ __all__ = ["HttpMetrics", "instrument"]
 
 NAMESPACE = "llm_gateway"
 UNMATCHED = "unmatched"
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
 
@@ -49,6 +51,9 @@ class HttpMetrics:
 
 def instrument(app: ASGIApp, metrics: HttpMetrics) -> ASGIApp:
     """`app`, counting and timing every HTTP request."""
+    # Series by label values, looked up once each: prometheus_client's `labels()` is slow.
+    counted: dict[tuple[str, str, str], Any] = {}
+    timed: dict[tuple[str, str], Any] = {}
 
     async def measured(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,10 +71,18 @@ def instrument(app: ASGIApp, metrics: HttpMetrics) -> ASGIApp:
         try:
             await app(scope, receive, send_status)
         finally:
+            elapsed = time.perf_counter() - started
             route = _template(scope)
-            method = scope["method"]
-            metrics.requests.labels(route, method, str(status)).inc()
-            metrics.duration.labels(route, method).observe(time.perf_counter() - started)
+            method = scope["method"] if scope["method"] in _METHODS else "other"
+            key = (route, method, str(status))
+            counter = counted.get(key)
+            if counter is None:
+                counter = counted[key] = metrics.requests.labels(*key)
+            counter.inc()
+            histogram = timed.get(key[:2])
+            if histogram is None:
+                histogram = timed[key[:2]] = metrics.duration.labels(route, method)
+            histogram.observe(elapsed)
 
     return measured
 
