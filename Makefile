@@ -48,6 +48,10 @@ bench: $(BIN)/.installed-dev
 bench-logs: $(BIN)/.installed-dev
 	$(PY) -m bench.log_ingest $(BENCH_ARGS)
 
+## Metrics query latency (p50/p95) over 1,000,000 SQLite records with rollups, HTTP and engine.
+bench-metrics: $(BIN)/.installed-dev
+	$(PY) -m bench.metrics_query $(BENCH_ARGS)
+
 ## Log API latency (p50/p95) over 1,000,000 SQLite records, through HTTP and on the store directly.
 bench-logs-query: $(BIN)/.installed-dev
 	$(PY) -m bench.log_query $(BENCH_ARGS)

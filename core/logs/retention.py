@@ -1,4 +1,9 @@
-"""Deletes log records older than the configured age, in bounded batches, in the background."""
+"""Deletes log records older than the configured age, in bounded batches, in the background.
+
+The cutoff is rounded down to a UTC day: the store then deletes metrics rollups up to the
+same instant (whole minute, hour and day rows only), so records and rollups always cover the
+same period.
+"""
 
 from __future__ import annotations
 
@@ -38,6 +43,7 @@ class Retention:
     async def run_once(self) -> int:
         """Deletes every record older than the max age, one bounded batch at a time."""
         cutoff = self._now_ms() - self._max_age_ms
+        cutoff -= cutoff % DAY_MS
         total = 0
         while True:
             deleted = await self._store.delete_logs_before(cutoff, batch_size=self._batch_size)

@@ -43,7 +43,7 @@ async def test_old_records_are_deleted_in_bounded_batches(sqlite_store: SqliteSt
     counting = CountingDeletes(sqlite_store)
     retention = Retention(cast(Store, counting), max_age_days=30, batch_size=10, now_ms=lambda: NOW)
     assert await retention.run_once() == 28
-    cutoff = NOW - 30 * DAY_MS
+    cutoff = NOW - 30 * DAY_MS - (NOW - 30 * DAY_MS) % DAY_MS  # a UTC day boundary
     assert counting.calls == [(cutoff, 10, 10), (cutoff, 10, 10), (cutoff, 10, 8)]
     assert len(await all_records(sqlite_store)) == 6
     assert await retention.run_once() == 0
