@@ -69,6 +69,11 @@ def _scrapes(prom: Prometheus) -> int:
     return int(float(found[0]["value"][1])) if found else 0
 
 
+def _last_scrape(prom: Prometheus) -> float:
+    """Seconds since the epoch of the newest scrape."""
+    return float(prom.query("timestamp(up)", time.time())[0]["value"][1])
+
+
 def _after_scrapes(prom: Prometheus, n: int) -> None:
     target = _scrapes(prom) + n
     _wait_for(lambda: _scrapes(prom) >= target, f"{n} scrapes")
@@ -119,7 +124,9 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scraped]:
                 _call(http, model, customer, stream, fails)
             _wait_for(lambda: _total(prom) == len(TRAFFIC), "phase A in Prometheus")
             _after_scrapes(prom, 3)
-            window_start = time.time()
+            # The window starts just before the last scrape of phase A's state: its first
+            # sample holds none of phase B, whatever scrape is running when phase B begins.
+            window_start = _last_scrape(prom) - 0.05
             started = int(time.time() * 1000)
             for (model, customer, stream, fails), count in TRAFFIC.items():
                 for _ in range(count):
