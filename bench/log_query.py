@@ -13,29 +13,22 @@ in the same run, the same queries go to the store directly. Prints p50/p95 for b
 from __future__ import annotations
 
 import argparse
-import asyncio
 import random
 import statistics
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
-import uvicorn
 
+from bench.timing import p95, run_on_db, summary
 from core.config.loader import parse_config
-from core.server import build_core
 from core.store.base import Attempt, LogFilter, LogQuery, LogRecord, LogSort
 from core.store.sqlite import SqliteStore
-from facade.app import create_app
-from facade.settings import FacadeSettings
-from gateway_cli.http_server import HttpServer
-from gateway_client import GatewayClient
+from gateway_cli.embedded import embedded_gateway
 
 KEY = "bench-admin-key"
 CONFIG = "name: mock-main\ntype: provider-account\nprovider: mock\nmodels:\n  - {name: echo}\n"
@@ -158,36 +151,6 @@ async def timed(calls: list[Callable[[], Awaitable[int]]]) -> tuple[list[float],
     return out, rows
 
 
-def p95(ms: list[float]) -> float:
-    ordered = sorted(ms)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
-
-
-def summary(name: str, ms: list[float]) -> str:
-    p50 = statistics.median(ms)
-    return f"{name:<34} p50 {p50:7.2f} ms   p95 {p95(ms):7.2f} ms   max {max(ms):7.2f} ms"
-
-
-@asynccontextmanager
-async def gateway(store: SqliteStore) -> Any:
-    """Core and facade in this process, the facade reaching core over local gRPC."""
-    core = build_core(parse_config(CONFIG), admin_key=KEY, address="127.0.0.1:0", store=store)
-    await core.start()
-    app = create_app(FacadeSettings(), GatewayClient(f"127.0.0.1:{core.port}", timeout=None))
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on"
-    )
-    started: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    server = HttpServer(config, started.set_result)
-    task = asyncio.create_task(server.serve())
-    try:
-        yield f"http://127.0.0.1:{await started}/api/svc/v1/llm-gateway/requests"
-    finally:
-        server.should_exit = True
-        await task
-        await core.stop(1)
-
-
 async def main(count: int, samples: int, db: Path) -> None:
     store = SqliteStore(db)
     await store.open()
@@ -208,7 +171,9 @@ async def main(count: int, samples: int, db: Path) -> None:
             "metadata.environment (1 of 3)": queries(samples, "environment", list(ENVIRONMENTS)),
         }
         headers = {"authorization": f"Bearer {KEY}"}
-        async with gateway(store) as url, aiohttp.ClientSession(headers=headers) as http:
+        running = embedded_gateway(store, parse_config(CONFIG), admin_key=KEY)
+        async with running as gateway, aiohttp.ClientSession(headers=headers) as http:
+            url = gateway.http_url + "/api/svc/v1/llm-gateway/requests"
 
             async def over_http(query: Query) -> int:
                 async with http.post(url, json=http_body(query)) as response:
@@ -243,11 +208,7 @@ def cli() -> None:
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--db", type=Path, help="SQLite file to fill or reuse (default: temp)")
     args = parser.parse_args()
-    if args.db is not None:
-        asyncio.run(main(args.records, args.samples, args.db))
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(main(args.records, args.samples, Path(tmp) / "gateway.db"))
+    run_on_db(partial(main, args.records, args.samples), args.db)
 
 
 if __name__ == "__main__":

@@ -19,32 +19,25 @@ The traffic: 200 users of skewed activity (Zipf), 6 models of skewed popularity,
 from __future__ import annotations
 
 import argparse
-import asyncio
 import bisect
 import itertools
 import random
-import statistics
-import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import uvicorn
 
+from bench.timing import p95, run_on_db, summary
 from core.config.loader import parse_config
-from core.server import build_core
 from core.store.base import LogQuery, LogRecord
 from core.store.sqlite import SqliteStore
 from core.usage.engine import MetricsEngine
 from core.usage.query import DEFAULT_LIMIT, DEFAULT_SERIES, MetricsQuery
 from core.usage.rollup import Rollups
-from facade.app import create_app
-from facade.settings import FacadeSettings
-from gateway_cli.http_server import HttpServer
-from gateway_client import GatewayClient
+from gateway_cli.embedded import embedded_gateway
 
 KEY = "bench-admin-key"
 CONFIG = """
@@ -177,39 +170,6 @@ def windows(period: int, samples: int, seed: int = 11) -> list[tuple[int, int]]:
     return out
 
 
-@asynccontextmanager
-async def gateway(store: SqliteStore, rollups: Rollups) -> Any:
-    """Core and facade in this process, the facade reaching core over local gRPC."""
-    config = parse_config(CONFIG)
-    core = build_core(config, admin_key=KEY, address="127.0.0.1:0", store=store, rollups=rollups)
-    await core.start()
-    app = create_app(FacadeSettings(), GatewayClient(f"127.0.0.1:{core.port}", timeout=None))
-    server_config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on"
-    )
-    started: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    server = HttpServer(server_config, started.set_result)
-    task = asyncio.create_task(server.serve())
-    try:
-        yield f"http://127.0.0.1:{await started}/api/svc/v1/llm-gateway/metrics/query"
-    finally:
-        server.should_exit = True
-        await task
-        await core.stop(1)
-
-
-def p95(ms: list[float]) -> float:
-    ordered = sorted(ms)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
-
-
-def summary(name: str, ms: list[float]) -> str:
-    return (
-        f"{name:<28} p50 {statistics.median(ms):7.1f} ms   p95 {p95(ms):7.1f} ms"
-        f"   max {max(ms):7.1f} ms"
-    )
-
-
 async def main(count: int, samples: int, db: Path) -> None:
     rollups = Rollups.from_config(parse_config(CONFIG).metrics)
     clock = Clock()
@@ -226,7 +186,9 @@ async def main(count: int, samples: int, db: Path) -> None:
         print(f"{count:,} records over {SPAN_DAYS} days; {samples} samples per query\n")
         engine = MetricsEngine(store, rollups)
         headers = {"authorization": f"Bearer {KEY}"}
-        async with gateway(store, rollups) as url, aiohttp.ClientSession(headers=headers) as http:
+        running = embedded_gateway(store, parse_config(CONFIG), admin_key=KEY, rollups=rollups)
+        async with running as gateway, aiohttp.ClientSession(headers=headers) as http:
+            url = gateway.http_url + "/api/svc/v1/llm-gateway/metrics/query"
             for name, (shape, period, target) in CASES.items():
                 cases = windows(period, samples)
                 direct: list[float] = []
@@ -254,8 +216,8 @@ async def main(count: int, samples: int, db: Path) -> None:
                     rows = len(answer["rows"])
                     assert answer["totals"]["requests"] == result.totals.requests
                 print(f"{name}  ({rows} rows)")
-                print("  " + summary("engine (store + rollups)", direct))
-                print("  " + summary("HTTP API", api))
+                print("  " + summary("engine (store + rollups)", direct, 28))
+                print("  " + summary("HTTP API", api, 28))
                 verdict = "met" if p95(api) <= target else "NOT met"
                 print(f"  target p95 <= {target:.0f} ms through the API: {verdict}")
     finally:
@@ -268,11 +230,7 @@ def cli() -> None:
     parser.add_argument("--samples", type=int, default=40)
     parser.add_argument("--db", type=Path, help="SQLite file to fill or reuse (default: temp)")
     args = parser.parse_args()
-    if args.db is not None:
-        asyncio.run(main(args.records, args.samples, args.db))
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(main(args.records, args.samples, Path(tmp) / "gateway.db"))
+    run_on_db(partial(main, args.records, args.samples), args.db)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -18,16 +17,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.ports import free_port
+
 MONGO_URI_ENV = "GATEWAY_TEST_MONGODB_URI"
 SERVER_COMMAND = "secantusd-py"
 READY_MARKER = "listening on"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _server_command() -> str:
@@ -49,7 +43,7 @@ def mongo_server(data_dir: Path) -> Iterator[str]:
     if given:
         yield given
         return
-    port = _free_port()
+    port = free_port()
     command = [_server_command(), "--host", "127.0.0.1", "--port", str(port)]
     command += ["--storage-path", str(data_dir), "--log-level", "INFO"]
     with subprocess.Popen(

@@ -39,6 +39,13 @@ LOG_FIELDS: Mapping[str, type] = {
 }
 
 
+# The LogRecord attribute of each single-valued field (`team` is the tuple `teams`); the
+# SQLite store's columns have the same names.
+RECORD_ATTRIBUTES: Mapping[str, str] = {
+    field: "subject" if field == "user" else field for field in LOG_FIELDS if field != "team"
+}
+
+
 @dataclass(frozen=True, slots=True)
 class ApiKeyRecord:
     """A stored API key: the secret itself is never stored, only its SHA-256 digest."""

@@ -31,29 +31,11 @@ from dataclasses import replace
 from typing import Any
 
 from core.metadata import FIELD_PREFIX
-from core.store.base import LogFilter, LogQuery, LogScope, LogSort
+from core.store.base import RECORD_ATTRIBUTES, LogFilter, LogQuery, LogScope, LogSort
 from core.store.sqlite_schema import EVERY, HOUR_MS, LOG_COLUMNS, MINUTE_MS, SUBJECT
 
 # LOG_FIELDS name -> column of `logs`. `team` and `metadata.<key>` live in side tables.
-COLUMNS = {
-    "id": "id",
-    "created_at": "created_at",
-    "model": "model",
-    "resolved_model": "resolved_model",
-    "provider_account": "provider_account",
-    "user": "subject",
-    "key_id": "key_id",
-    "status": "status",
-    "http_status": "http_status",
-    "error_code": "error_code",
-    "stream": "stream",
-    "input_tokens": "input_tokens",
-    "output_tokens": "output_tokens",
-    "total_tokens": "total_tokens",
-    "cost": "cost",
-    "latency_ms": "latency_ms",
-    "ttft_ms": "ttft_ms",
-}
+COLUMNS = RECORD_ATTRIBUTES
 
 _COMPARISONS = {"LT": "<", "LTE": "<=", "GT": ">", "GTE": ">="}
 # Operators whose side-table subquery selects the records that match (the others select

@@ -15,26 +15,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from core.metadata import FIELD_PREFIX, field_key
-from core.store.base import LogRecord
+from core.store.base import RECORD_ATTRIBUTES, LogRecord
 
 Getter = Callable[[LogRecord], Any]
 
 # Each dimension's value in a record. `team` is the record's teams, a sorted tuple: a group
 # by team puts the record in each of its teams' groups.
+_SINGLE = (
+    "model", "resolved_model", "provider_account", "user", "key_id", "status", "http_status",
+    "error_code", "stream",
+)  # fmt: skip
 DIMENSIONS: Mapping[str, Getter] = {
-    "model": lambda r: r.model,
-    "resolved_model": lambda r: r.resolved_model,
-    "provider_account": lambda r: r.provider_account,
-    "user": lambda r: r.subject,
+    **{name: attrgetter(RECORD_ATTRIBUTES[name]) for name in _SINGLE},
     "team": lambda r: tuple(sorted(r.teams)),
-    "key_id": lambda r: r.key_id,
-    "status": lambda r: r.status,
-    "http_status": lambda r: r.http_status,
-    "error_code": lambda r: r.error_code,
-    "stream": lambda r: r.stream,
 }
 GROUPABLE = (*DIMENSIONS, "metadata.<key>")
 

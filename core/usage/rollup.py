@@ -16,7 +16,7 @@ from operator import attrgetter
 import orjson
 
 from core.config.models import MetricsConfig
-from core.store.base import LogRecord
+from core.store.base import RECORD_ATTRIBUTES, LogRecord
 from core.usage.dimensions import RollupSet, getter, rollup_sets
 from core.usage.histogram import bucket_of, of_buckets
 from core.usage.totals import Totals, cost_nano
@@ -146,23 +146,10 @@ class Rollups:
         return out
 
 
-_ATTRIBUTES = {
-    "model": "model",
-    "resolved_model": "resolved_model",
-    "provider_account": "provider_account",
-    "user": "subject",
-    "key_id": "key_id",
-    "status": "status",
-    "http_status": "http_status",
-    "error_code": "error_code",
-    "stream": "stream",
-}
-
-
 def keyer(dimensions: Sequence[str]) -> Callable[[LogRecord], tuple[object, ...]]:
     """A record's values of `dimensions`, as one tuple (attrgetter's C loop when it can)."""
-    if all(d in _ATTRIBUTES for d in dimensions):
-        names = [_ATTRIBUTES[d] for d in dimensions]
+    if all(d in RECORD_ATTRIBUTES for d in dimensions):
+        names = [RECORD_ATTRIBUTES[d] for d in dimensions]
         if len(names) > 1:
             return attrgetter(*names)
         only = attrgetter(names[0])

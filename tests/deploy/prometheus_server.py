@@ -4,7 +4,6 @@ scraping given targets, for the tests; queried through its HTTP API."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -15,14 +14,9 @@ from typing import Any
 
 import httpx
 
+from tests.ports import free_port
+
 READY_MARKER = "Server is ready to receive web requests"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def tool(name: str) -> str:
@@ -58,7 +52,7 @@ def prometheus(targets: list[str], workdir: Path, interval: str = "100ms") -> It
         f"scrape_configs:\n  - job_name: llm-gateway\n"
         f"    static_configs:\n      - targets: [{listed}]\n"
     )
-    port = _free_port()
+    port = free_port()
     command = [
         tool("prometheus"),
         f"--config.file={config}",

@@ -6,7 +6,6 @@ gets its own file, ports and servers.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,14 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 
 from core.config.loader import parse_config
-from core.server import build_core
 from core.store.sqlite import SqliteStore
-from facade.app import create_app
-from facade.settings import FacadeSettings
-from gateway_cli.http_server import HttpServer
+from gateway_cli.embedded import embedded_gateway
 from gateway_client import GatewayClient
 from tests.logapi.records import ADMIN_KEY, KEYS, RECORDS
 
@@ -62,26 +57,13 @@ async def serving(db: Path) -> AsyncIterator[LogGateway]:
     """Core and facade over a SQLite file holding RECORDS and KEYS."""
     store = SqliteStore(db)
     await store.open()
-    for key in KEYS.values():
-        await store.insert_key(key)
-    await store.insert_logs(RECORDS)
-    core = build_core(parse_config(CONFIG), admin_key=ADMIN_KEY, address="127.0.0.1:0", store=store)
-    await core.start()
-    target = f"127.0.0.1:{core.port}"
-    app = create_app(FacadeSettings(request_timeout_seconds=10), GatewayClient(target))
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on"
-    )
-    started: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    server = HttpServer(config, started.set_result)
-    task = asyncio.create_task(server.serve())
     try:
-        port = await asyncio.wait_for(asyncio.shield(started), timeout=10)
-        yield LogGateway(f"http://127.0.0.1:{port}", target, store)
+        for key in KEYS.values():
+            await store.insert_key(key)
+        await store.insert_logs(RECORDS)
+        async with embedded_gateway(store, parse_config(CONFIG), admin_key=ADMIN_KEY) as running:
+            yield LogGateway(running.http_url, running.grpc_target, store)
     finally:
-        server.should_exit = True
-        await task
-        await core.stop(grace=1)
         await store.close()
 
 

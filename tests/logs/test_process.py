@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ import pytest
 from core.store.base import LogRecord
 from core.store.sqlite import SqliteStore
 from tests.logs.conftest import all_records
+from tests.ports import free_port
 from tests.processes import gateway_process
 
 KEY = "process-admin-key"
@@ -144,7 +144,7 @@ def test_metrics_are_served_by_serve_and_on_the_metrics_port_by_core(tmp_path: P
         text = httpx.get(f"{base}/metrics", follow_redirects=True).text
         assert "llm_gateway_log_queue_depth" in text
         assert "llm_gateway_log_journal_records 0.0" in text
-    port = _free_port()
+    port = free_port()
     env = env_for(tmp_path, GATEWAY_METRICS_PORT=str(port))
     with gateway(tmp_path, env, "core"):
         text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
@@ -156,10 +156,3 @@ def _until_closed(lines: Iterator[str]) -> Iterator[str]:
         yield from (line for line in lines if line)
     except httpx.HTTPError:
         return
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port

@@ -6,22 +6,17 @@ core on gRPC, facade on HTTP.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 
 from core.config.loader import parse_config
-from core.server import build_core
 from core.store.sqlite import SqliteStore
 from core.usage.rollup import Rollups
-from facade.app import create_app
-from facade.settings import FacadeSettings
-from gateway_cli.http_server import HttpServer
+from gateway_cli.embedded import embedded_gateway
 from gateway_client import GatewayClient
 from tests.logapi.records import ADMIN_KEY, KEYS, RECORDS
 
@@ -64,23 +59,8 @@ async def metrics_gateway(
     for key in KEYS.values():
         await store.insert_key(key)
     await store.insert_logs(RECORDS)
-    core = build_core(
-        config, admin_key=ADMIN_KEY, address="127.0.0.1:0", store=store, rollups=rollups
-    )
-    await core.start()
-    target = f"127.0.0.1:{core.port}"
-    app = create_app(FacadeSettings(request_timeout_seconds=10), GatewayClient(target))
-    server_config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on"
-    )
-    started: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    server = HttpServer(server_config, started.set_result)
-    task = asyncio.create_task(server.serve())
     try:
-        port = await asyncio.wait_for(asyncio.shield(started), timeout=10)
-        yield MetricsGateway(f"http://127.0.0.1:{port}", target)
+        async with embedded_gateway(store, config, admin_key=ADMIN_KEY, rollups=rollups) as running:
+            yield MetricsGateway(running.http_url, running.grpc_target)
     finally:
-        server.should_exit = True
-        await task
-        await core.stop(grace=1)
         await store.close()
