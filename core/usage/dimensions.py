@@ -39,7 +39,7 @@ ROUTE_DIMENSIONS = (
     "model", "resolved_model", "provider_account", "status", "http_status", "error_code", "stream",
 )  # fmt: skip
 CALLER_DIMENSIONS = (
-    "user", "team", "key_id", "model", "resolved_model", "provider_account", "status",
+    "user", "key_id", "model", "resolved_model", "provider_account", "status", "team",
 )  # fmt: skip
 
 

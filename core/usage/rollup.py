@@ -147,12 +147,17 @@ class Rollups:
 
 
 def keyer(dimensions: Sequence[str]) -> Callable[[LogRecord], tuple[object, ...]]:
-    """A record's values of `dimensions`, as one tuple (attrgetter's C loop when it can)."""
-    if all(d in RECORD_ATTRIBUTES for d in dimensions):
-        names = [RECORD_ATTRIBUTES[d] for d in dimensions]
-        if len(names) > 1:
-            return attrgetter(*names)
-        only = attrgetter(names[0])
-        return lambda record: (only(record),)
+    """A record's values of `dimensions`, as one tuple: the leading plain attributes in
+    attrgetter's C loop, the rest (teams, metadata) one by one."""
+    plain = 0
+    while plain < len(dimensions) and dimensions[plain] in RECORD_ATTRIBUTES:
+        plain += 1
+    names = [RECORD_ATTRIBUTES[d] for d in dimensions[:plain]]
+    rest = [getter(d) for d in dimensions[plain:]]
+    if plain >= 2 and not rest:
+        return attrgetter(*names)
+    if plain >= 2 and len(rest) == 1:
+        leading, last = attrgetter(*names), rest[0]
+        return lambda record: (*leading(record), last(record))
     getters = [getter(d) for d in dimensions]
     return lambda record: tuple([get(record) for get in getters])
