@@ -20,6 +20,7 @@ BASE_LABELS = ("model", "provider", "status")
 NONE = "none"
 OTHER = "other"
 DEFAULT_MAX_LABEL_VALUES = 100
+DEFAULT_MAX_SERIES = 2000
 # Seconds. Whole calls run from milliseconds (cached, small) to minutes (long generations).
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 # The gateway's own time per call: well under a millisecond when healthy.
@@ -57,7 +58,8 @@ class LogMetrics:
 class LabelValues:
     """Bounds a label's values: the first `limit` distinct ones pass, the rest read `other`.
 
-    So a flood of bogus users or metadata values adds one series, never thousands.
+    So a flood of bogus users or metadata values adds no more than one value per label;
+    RequestLabels.max_series bounds how many combinations of the labels are kept.
     """
 
     __slots__ = ("_limit", "_seen")
@@ -83,13 +85,21 @@ class RequestLabels:
     user: bool = False
     metadata_keys: tuple[str, ...] = ()
     max_values: int = DEFAULT_MAX_LABEL_VALUES
+    max_series: int = DEFAULT_MAX_SERIES
+    """Label sets of the request counters, at most (past it, the opt-in labels read
+    `other`): per-label caps alone would still allow their product."""
 
     @classmethod
     def from_config(cls, config: MetricsConfig | None) -> RequestLabels:
         if config is None:
             return cls()
         options = config.prometheus
-        return cls(options.user_label, tuple(options.metadata_labels), options.max_label_values)
+        return cls(
+            options.user_label,
+            tuple(options.metadata_labels),
+            options.max_label_values,
+            options.max_series,
+        )
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -127,7 +137,12 @@ class RequestMetrics:
         labels = tuple([bound(value) for bound, value in zip(self.bounds, values, strict=True)])
         series = self.children.get(labels)
         if series is None:
-            series = self.children[labels] = self._children(labels)
+            if len(self.children) >= self.labels.max_series:
+                # Combinations of capped labels still multiply: past the cap, one series.
+                labels = (*labels[:3], *(OTHER for _ in labels[3:]))
+                series = self.children.get(labels)
+            if series is None:
+                series = self.children[labels] = self._children(labels)
         series.requests.inc()
         if record.input_tokens:
             series.input_tokens.inc(record.input_tokens)

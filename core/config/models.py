@@ -113,14 +113,21 @@ RollupDimension = Literal[
     "model", "resolved_model", "provider_account", "user", "team", "key_id", "status",
     "http_status", "error_code", "stream",
 ]  # fmt: skip
-_METADATA_KEY = r"^[^\x00-\x1f\x7f]{1,128}$"
 
 
 class MetadataKeyRollup(_Strict):
     """A metadata key to roll up, with the dimensions to roll up beside it."""
 
-    key: str = Field(pattern=_METADATA_KEY)
+    key: str = Field(min_length=1, max_length=128)
     with_: list[RollupDimension] = Field(default=[], alias="with")
+
+    @field_validator("key")
+    @classmethod
+    def _printable(cls, key: str) -> str:
+        # The rule queries apply to `metadata.<key>` (core.metadata.check_key).
+        if not key.isprintable():
+            raise ValueError("a metadata key is printable text")
+        return key
 
 
 class PrometheusOptions(_Strict):
@@ -132,6 +139,15 @@ class PrometheusOptions(_Strict):
     """Metadata keys to add as labels (label names are the keys)."""
     max_label_values: int = Field(default=100, ge=1, le=10_000)
     """Distinct values per label; further values are counted under `other`."""
+    max_series: int = Field(default=2000, ge=1, le=100_000)
+    """Label sets of the request metrics; beyond it, the opt-in labels read `other`."""
+
+    @field_validator("metadata_labels")
+    @classmethod
+    def _once_each(cls, keys: list[str]) -> list[str]:
+        if len(keys) != len(set(keys)):
+            raise ValueError("each key may appear once")
+        return keys
 
 
 class MetricsConfig(_Strict):

@@ -16,9 +16,11 @@ from codec import struct_to_dict
 from core.errors import InvalidRequest
 from core.metadata import check_metadata
 from core.store.base import Attempt, LogRecord
+from core.usage.totals import MAX_COST, MAX_TOKENS
 from gateway.v1 import chat_pb2, log_pb2
 
 MAX_ID_CHARS = 128
+MAX_CLOCK_SKEW_MS = 86_400_000  # a logged call may claim a time at most a day ahead
 
 _STATUS_TO_PROTO = {"success": log_pb2.LOG_STATUS_SUCCESS, "error": log_pb2.LOG_STATUS_ERROR}
 
@@ -122,7 +124,7 @@ def _body_json(text: str, entry: log_pb2.LogEntry, deprecated: str) -> str | Non
     return None
 
 
-def check_entry(entry: log_pb2.LogEntry) -> None:
+def check_entry(entry: log_pb2.LogEntry, now_ms: int) -> None:
     """InvalidRequest naming the first field of a `LogService.Log` entry that cannot be stored."""
     if len(entry.id) > MAX_ID_CHARS or not entry.id.isprintable():
         raise InvalidRequest(
@@ -133,10 +135,18 @@ def check_entry(entry: log_pb2.LogEntry) -> None:
     check_metadata(entry.metadata, param="log_entry.metadata")
     usage = entry.usage
     for name in ("input_tokens", "output_tokens", "total_tokens"):
-        if getattr(usage, name) < 0:
-            raise InvalidRequest(f"usage.{name} must be 0 or more", param=f"log_entry.usage.{name}")
-    if not (math.isfinite(entry.cost) and entry.cost >= 0):
-        raise InvalidRequest("cost must be a number, 0 or more", param="log_entry.cost")
+        if not 0 <= getattr(usage, name) <= MAX_TOKENS:
+            raise InvalidRequest(
+                f"usage.{name} must be 0 to {MAX_TOKENS}", param=f"log_entry.usage.{name}"
+            )
+    if not (math.isfinite(entry.cost) and 0 <= entry.cost <= MAX_COST):
+        raise InvalidRequest(
+            f"cost must be a number of US dollars, 0 to {MAX_COST:g}", param="log_entry.cost"
+        )
+    if ms_from_timestamp(entry.create_time) > now_ms + MAX_CLOCK_SKEW_MS:
+        raise InvalidRequest(
+            "create_time is in the future (more than a day ahead)", param="log_entry.create_time"
+        )
     for name in ("latency", "time_to_first_token", "upstream_latency"):
         if getattr(entry, name).seconds < 0 or getattr(entry, name).nanos < 0:
             raise InvalidRequest(f"{name} must not be negative", param=f"log_entry.{name}")

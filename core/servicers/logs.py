@@ -46,7 +46,7 @@ class LogServicer(pb_grpc.LogServiceServicer):
     async def Log(self, request: pb.LogRequest, context: Context) -> pb.LogResponse:
         if not request.HasField("log_entry"):
             raise InvalidRequest("log_entry is required", param="log_entry")
-        check_entry(request.log_entry)
+        check_entry(request.log_entry, self._clock() // 1_000_000)
         record = self._attributed(entry_to_record(request.log_entry), current_principal())
         if not request.log_entry.HasField("create_time"):
             record = replace(record, created_at=self._clock() // 1_000_000)

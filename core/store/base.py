@@ -7,6 +7,7 @@ reach a store already validated (fields, operators, value types): stores trust t
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -151,7 +152,52 @@ class RollupRow:
     totals: Totals
 
 
-class Store(Protocol):
+class MetricsReader(Protocol):
+    """What metrics queries read: raw records and rollup rows."""
+
+    async def scan_logs(self, query: LogQuery) -> list[LogRecord]:
+        """Every record the query's filters and scope match, in no order, without bodies or
+        attempts (sort, limit and offset are ignored): the raw side of metrics queries."""
+        ...
+
+    # --- rollups (when the store was given a core.usage.rollup.Rollups)
+    async def rollup_since(self) -> Mapping[str, int]:
+        """For each rolled-up set id, from when (epoch ms, a minute boundary) its rows hold
+        every record: a set first seen by a store with records starts after the newest one."""
+        ...
+
+    async def rollups_folded_until(self) -> int:
+        """Up to when (epoch ms) hour and day rows are complete; after it only minute rows
+        are (a store that writes every span at ingest answers FOLDED_ALWAYS)."""
+        ...
+
+    async def read_rollups(self, set_id: str, span: int, start: int, end: int) -> list[RollupRow]:
+        """The rows of a set and span whose bucket starts in [start, end)."""
+        ...
+
+    async def count_rollups(
+        self, set_id: str, pieces: Sequence[tuple[int, int, int]]
+    ) -> dict[str, int]:
+        """Requests by dimension text over the rows of a set in each (span, start, end)."""
+        ...
+
+    async def aggregate_rollups(
+        self,
+        set_id: str,
+        pieces: Sequence[tuple[int, int, int]],
+        classify: Classify,
+        bucket: Bucket,
+        *,
+        histograms: bool = True,
+        dimensions: Collection[str] | None = None,
+    ) -> Grouped:
+        """The rows of a set in each (span, start, end) piece, added up by group and time
+        bucket (core/usage/accumulate.py); without `histograms` their histograms are not
+        read (the totals' stay empty); with `dimensions`, only rows of those texts."""
+        ...
+
+
+class Store(MetricsReader, Protocol):
     """Everything the gateway persists. Adapters must behave identically."""
 
     async def open(self) -> None:
@@ -195,43 +241,7 @@ class Store(Protocol):
         rollup rows whose whole bucket is older; returns how many records went."""
         ...
 
-    async def scan_logs(self, query: LogQuery) -> list[LogRecord]:
-        """Every record the query's filters and scope match, in no order, without bodies or
-        attempts (sort, limit and offset are ignored): the raw side of metrics queries."""
-        ...
-
-    # --- rollups (when the store was given a core.usage.rollup.Rollups)
-    async def rollup_since(self) -> Mapping[str, int]:
-        """For each rolled-up set id, from when (epoch ms, a minute boundary) its rows hold
-        every record: a set first seen by a store with records starts after the newest one."""
-        ...
-
-    async def rollups_folded_until(self) -> int:
-        """Up to when (epoch ms) hour and day rows are complete; after it only minute rows
-        are (a store that writes every span at ingest answers FOLDED_ALWAYS)."""
-        ...
-
-    async def read_rollups(self, set_id: str, span: int, start: int, end: int) -> list[RollupRow]:
-        """The rows of a set and span whose bucket starts in [start, end)."""
-        ...
-
-    async def count_rollups(
-        self, set_id: str, pieces: Sequence[tuple[int, int, int]]
-    ) -> dict[str, int]:
-        """Requests by dimension text over the rows of a set in each (span, start, end)."""
-        ...
-
-    async def aggregate_rollups(
-        self,
-        set_id: str,
-        pieces: Sequence[tuple[int, int, int]],
-        classify: Classify,
-        bucket: Bucket,
-        *,
-        histograms: bool = True,
-        dimensions: Collection[str] | None = None,
-    ) -> Grouped:
-        """The rows of a set in each (span, start, end) piece, added up by group and time
-        bucket (core/usage/accumulate.py); without `histograms` their histograms are not
-        read (the totals' stay empty); with `dimensions`, only rows of those texts."""
+    def metrics_snapshot(self) -> AbstractAsyncContextManager[MetricsReader]:
+        """The metrics reads of the block, from one snapshot of records and rollups where the
+        store can give one (SQLite: one read transaction); else the store itself."""
         ...

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -19,14 +19,22 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from core.store import mongo_rollups
-from core.store.base import ApiKeyRecord, LogPage, LogQuery, LogRecord, LogScope, RollupRow
+from core.store.base import (
+    ApiKeyRecord,
+    LogPage,
+    LogQuery,
+    LogRecord,
+    LogScope,
+    MetricsReader,
+    RollupRow,
+)
 from core.store.documents import key_document, key_record, log_document, log_record
 from core.store.mongo_query import query_filter, scope_document, sort_spec
 from core.usage import histogram
 from core.usage.accumulate import Bucket, Classify, Grouped, accumulate, finish
 from core.usage.rollup import FOLDED_ALWAYS, SPANS, Rollups, since_for_new_set
 
-Collection = AsyncCollection[dict[str, Any]]
+MongoCollection = AsyncCollection[dict[str, Any]]
 DUPLICATE_KEY = 11000
 ASCENDING, DESCENDING = 1, -1
 
@@ -72,25 +80,25 @@ class MongoStore:
         self._owns_client = client is None
         self._rollups = rollups
         self._since: dict[str, int] = {}
-        self._collections: tuple[Collection, Collection, Collection, Collection] | None = None
+        self._collections: tuple[MongoCollection, ...] | None = None
 
     @property
-    def _logs(self) -> Collection:
+    def _logs(self) -> MongoCollection:
         return self._opened()[0]
 
     @property
-    def _keys(self) -> Collection:
+    def _keys(self) -> MongoCollection:
         return self._opened()[1]
 
     @property
-    def _rollup_rows(self) -> Collection:
+    def _rollup_rows(self) -> MongoCollection:
         return self._opened()[2]
 
     @property
-    def _rollup_sets(self) -> Collection:
+    def _rollup_sets(self) -> MongoCollection:
         return self._opened()[3]
 
-    def _opened(self) -> tuple[Collection, Collection, Collection, Collection]:
+    def _opened(self) -> tuple[MongoCollection, ...]:
         if self._collections is None:
             raise RuntimeError("MongoStore is not open")
         return self._collections
@@ -194,10 +202,7 @@ class MongoStore:
         if self._rollups is not None and new:
             # Without a transaction: a crash right here leaves these records out of the rollups
             # (their replay is a duplicate); the records themselves are stored.
-            rows = self._rollups.aggregate(new)
-            await self._rollup_rows.bulk_write(
-                [mongo_rollups.upsert(key, totals) for key, totals in rows.items()], ordered=False
-            )
+            await mongo_rollups.add(self._rollup_rows, self._rollups.aggregate(new))
 
     async def query_logs(self, query: LogQuery) -> LogPage:
         flt = query_filter(query)
@@ -244,6 +249,12 @@ class MongoStore:
         projection = {"request_body": 0, "response_body": 0}
         return [log_record(doc) async for doc in self._logs.find(query_filter(query), projection)]
 
+    @asynccontextmanager
+    async def metrics_snapshot(self) -> AsyncIterator[MetricsReader]:
+        # No snapshot across queries without a replica set's snapshot reads: each read is its
+        # own (core/usage/engine.py keeps a grouped query's rows and totals consistent).
+        yield self
+
     # --- rollups
     async def rollup_since(self) -> Mapping[str, int]:
         return self._since
@@ -273,7 +284,7 @@ class MongoStore:
         bucket: Bucket,
         *,
         histograms: bool = True,
-        dimensions: abc.Collection[str] | None = None,
+        dimensions: Collection[str] | None = None,
     ) -> Grouped:
         decode = histogram.from_map if histograms else None
         into: dict[tuple[int, int | None], list[Any]] = {}

@@ -8,15 +8,26 @@ sharing the database adds to the same rows with `$inc` and nothing is read first
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from core.store.base import RollupRow
 from core.usage import histogram
 from core.usage.rollup import RollupKey
 from core.usage.totals import Totals
+
+if TYPE_CHECKING:
+    from pymongo.asynchronous.collection import AsyncCollection
+
+log = logging.getLogger(__name__)
+
+WRITE_ATTEMPTS = 3
+"""Tries at the upserts a server reports as failed (e.g. two instances racing to insert one
+new row: one gets a duplicate key and succeeds as an update on the next try)."""
 
 _COUNTS = ("requests", "errors", "input_tokens", "output_tokens", "total_tokens", "cost_nano")
 _HISTOGRAMS = ("latency", "ttft", "overhead")
@@ -71,3 +82,37 @@ def row(doc: Mapping[str, Any]) -> RollupRow:
             overhead=histogram.from_map(doc.get("overhead")),
         ),
     )
+
+
+async def add(collection: AsyncCollection[dict[str, Any]], rows: Mapping[RollupKey, Totals]) -> int:
+    """Adds `rows` with `$inc` upserts; returns how many could not be added.
+
+    Only upserts the server names as failed are tried again: the others were applied, and
+    an `$inc` applied twice counts twice. On an error whose outcome is unknown (a connection
+    lost mid-write; PyMongo has already retried what it safely can) nothing is retried. The
+    caller's records are stored either way, so this logs instead of raising: a raise would
+    have the batch replayed, and a replay adds nothing to the rollups."""
+    ops = [upsert(key, totals) for key, totals in rows.items()]
+    last: PyMongoError | None = None
+    for _ in range(WRITE_ATTEMPTS):
+        if not ops:
+            return 0
+        try:
+            await collection.bulk_write(ops, ordered=False)
+            return 0
+        except BulkWriteError as error:
+            last = error
+            if error.details.get("writeConcernErrors"):
+                break
+            failed = {e["index"] for e in error.details.get("writeErrors", [])}
+            ops = [op for i, op in enumerate(ops) if i in failed]
+        except PyMongoError as error:
+            last = error
+            break
+    log.error(
+        "%d of %d rollup rows not added (metrics will undercount these calls): %s",
+        len(ops),
+        len(rows),
+        last,
+    )
+    return len(ops)

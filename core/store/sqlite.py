@@ -22,14 +22,22 @@ import functools
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.store import sqlite_query as q, sqlite_rollups as rollup_sql
-from core.store.base import ApiKeyRecord, LogPage, LogQuery, LogRecord, LogScope, RollupRow
+from core.store.base import (
+    ApiKeyRecord,
+    LogPage,
+    LogQuery,
+    LogRecord,
+    LogScope,
+    MetricsReader,
+    RollupRow,
+)
 from core.store.sqlite_schema import (
     ADD_COUNT,
     DROP_EMPTY_COUNT,
@@ -255,8 +263,10 @@ class _LogWriter:
         """Folds the rollups' finished hours, when one is due (after an insert, on this lane)."""
         now = self._now_ms()
         if self._rollups is not None and rollup_sql.fold_due(self.folded_until, now):
-            set_ids = [s.id for s in self._rollups.sets]
-            self.folded_until = rollup_sql.fold(conn, set_ids, now)
+            try:
+                self.folded_until = rollup_sql.fold(conn, now)
+            except sqlite3.Error as exc:  # the records are stored: the next insert folds
+                log.warning("sqlite: folding rollups failed, trying again later: %s", exc)
 
     def delete_rollups_before(self, conn: sqlite3.Connection, cutoff: int) -> None:
         with _transaction(conn):
@@ -360,7 +370,12 @@ def _new_records(
     ids = {
         row[0] for row in conn.execute("SELECT id FROM logs NOT INDEXED WHERE pk > ?", (before,))
     }
-    return [r for r in records if r.id in ids]
+    new = []
+    for record in records:  # an id twice in one batch: only the first was stored
+        if record.id in ids:
+            ids.discard(record.id)
+            new.append(record)
+    return new
 
 
 def _register_sets(conn: sqlite3.Connection, set_ids: list[str], now_ms: int) -> dict[str, int]:
@@ -420,7 +435,7 @@ class _Lanes:
         # Metrics queries read many rows: on lanes of their own, so that they never hold up
         # a key lookup, and two of them so that the parts of one query run side by side.
         self.metrics = (_Lane("sqlite-metrics"), _Lane("sqlite-metrics"))
-        self._turn = 0
+        self._free: asyncio.Queue[_Lane] | None = None
         self.logs = _Lane("sqlite-logs")
         self.checkpoints = _Lane("sqlite-checkpoint")
         self.writer = _LogWriter(self.checkpoints, rollups, now_ms)
@@ -451,10 +466,18 @@ class _Lanes:
         )
         await self.checkpoints.open(functools.partial(connect, busy_ms=0, cache_kib=2048))
 
-    def metrics_lane(self) -> _Lane:
-        """The next metrics lane, in turn."""
-        self._turn ^= 1
-        return self.metrics[self._turn]
+    @asynccontextmanager
+    async def metrics_lease(self) -> AsyncIterator[_Lane]:
+        """A metrics lane to itself for the block (a lane's calls share its connection)."""
+        if self._free is None:
+            self._free = asyncio.Queue()
+            for lane in self.metrics:
+                self._free.put_nowait(lane)
+        lane = await self._free.get()
+        try:
+            yield lane
+        finally:
+            self._free.put_nowait(lane)
 
     async def close(self) -> None:
         # The log writer waits for its last checkpoint before the checkpointer closes.
@@ -561,25 +584,42 @@ class SqliteStore:
             await lanes.logs.run(lanes.writer.delete_rollups_before, created_before)
         return deleted
 
-    async def scan_logs(self, query: LogQuery) -> list[LogRecord]:
-        return await self._open_lanes().metrics_lane().run(_scan_logs, query)
+    # --- metrics reads: on the metrics lanes, each call its own snapshot, or several in one
+    @asynccontextmanager
+    async def metrics_snapshot(self) -> AsyncIterator[MetricsReader]:
+        """One metrics lane for the block, its reads in one read transaction: one snapshot
+        of records and rollups, whatever the log writer commits meanwhile."""
+        async with self._open_lanes().metrics_lease() as lane:
+            await lane.run(_begin_snapshot)
+            try:
+                yield _MetricsView(lane, self._since)
+            finally:
+                await lane.run(_end_snapshot)
 
-    # --- rollups
+    async def _view(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        async with self._open_lanes().metrics_lease() as lane:
+            return await getattr(_MetricsView(lane, self._since), method)(*args, **kwargs)
+
+    async def scan_logs(self, query: LogQuery) -> list[LogRecord]:
+        found: list[LogRecord] = await self._view("scan_logs", query)
+        return found
+
     async def rollup_since(self) -> Mapping[str, int]:
         return self._since
 
     async def rollups_folded_until(self) -> int:
-        return self._open_lanes().writer.folded_until
+        found: int = await self._view("rollups_folded_until")
+        return found
 
     async def read_rollups(self, set_id: str, span: int, start: int, end: int) -> list[RollupRow]:
-        return (
-            await self._open_lanes().metrics_lane().run(rollup_sql.read, set_id, span, start, end)
-        )
+        found: list[RollupRow] = await self._view("read_rollups", set_id, span, start, end)
+        return found
 
     async def count_rollups(
         self, set_id: str, pieces: Sequence[tuple[int, int, int]]
     ) -> dict[str, int]:
-        return await self._open_lanes().metrics_lane().run(rollup_sql.count, set_id, pieces)
+        found: dict[str, int] = await self._view("count_rollups", set_id, pieces)
+        return found
 
     async def aggregate_rollups(
         self,
@@ -591,8 +631,63 @@ class SqliteStore:
         histograms: bool = True,
         dimensions: Collection[str] | None = None,
     ) -> Grouped:
-        return (
-            await self._open_lanes()
-            .metrics_lane()
-            .run(rollup_sql.aggregate, set_id, pieces, classify, bucket, histograms, dimensions)
+        found: Grouped = await self._view(
+            "aggregate_rollups",
+            set_id,
+            pieces,
+            classify,
+            bucket,
+            histograms=histograms,
+            dimensions=dimensions,
         )
+        return found
+
+
+class _MetricsView:
+    """The metrics reads (core.store.base.MetricsReader) on one lane's connection."""
+
+    def __init__(self, lane: _Lane, since: Mapping[str, int]) -> None:
+        self._lane = lane
+        self._since = since
+
+    async def scan_logs(self, query: LogQuery) -> list[LogRecord]:
+        return await self._lane.run(_scan_logs, query)
+
+    async def rollup_since(self) -> Mapping[str, int]:
+        return self._since
+
+    async def rollups_folded_until(self) -> int:
+        return await self._lane.run(rollup_sql.read_folded_until)
+
+    async def read_rollups(self, set_id: str, span: int, start: int, end: int) -> list[RollupRow]:
+        return await self._lane.run(rollup_sql.read, set_id, span, start, end)
+
+    async def count_rollups(
+        self, set_id: str, pieces: Sequence[tuple[int, int, int]]
+    ) -> dict[str, int]:
+        return await self._lane.run(rollup_sql.count, set_id, pieces)
+
+    async def aggregate_rollups(
+        self,
+        set_id: str,
+        pieces: Sequence[tuple[int, int, int]],
+        classify: Classify,
+        bucket: Bucket,
+        *,
+        histograms: bool = True,
+        dimensions: Collection[str] | None = None,
+    ) -> Grouped:
+        return await self._lane.run(
+            rollup_sql.aggregate, set_id, pieces, classify, bucket, histograms, dimensions
+        )
+
+
+def _begin_snapshot(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN")
+    # A read transaction's snapshot starts at its first read: take it now.
+    conn.execute("SELECT count(*) FROM rollup_state").fetchone()
+
+
+def _end_snapshot(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("COMMIT")

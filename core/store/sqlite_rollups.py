@@ -239,6 +239,14 @@ def delete_before(conn: sqlite3.Connection, cutoff: int) -> None:
     conn.executemany(_DELETE_BEFORE, [(s, span, cutoff - span) for s in set_ids for span in SPANS])
 
 
+def read_folded_until(conn: sqlite3.Connection) -> int:
+    """The fold mark as stored (0 before the first fold): what queries may rely on."""
+    found = conn.execute(
+        "SELECT value FROM rollup_state WHERE name = ?", (FOLDED_UNTIL,)
+    ).fetchone()
+    return 0 if found is None else int(found[0])
+
+
 def folded_until(conn: sqlite3.Connection, now_ms: int) -> int:
     """Up to when (epoch ms, an hour boundary) hours and days are folded from minutes."""
     found = conn.execute(
@@ -271,10 +279,10 @@ def fold_due(mark: int, now_ms: int) -> bool:
     return mark + HOUR_MS + FOLD_GRACE_MS <= now_ms
 
 
-def fold(conn: sqlite3.Connection, set_ids: Iterable[str], now_ms: int) -> int:
-    """Folds the hours that are over into hour and day rows, at most MAX_FOLD_HOURS of them,
-    one transaction each; returns the new mark."""
-    wanted = list(set_ids)
+def fold(conn: sqlite3.Connection, now_ms: int) -> int:
+    """Folds the hours that are over into hour and day rows of every registered set (the
+    mark is one for all of them), at most MAX_FOLD_HOURS hours, one transaction each;
+    returns the new mark."""
     for _ in range(MAX_FOLD_HOURS):
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -282,7 +290,7 @@ def fold(conn: sqlite3.Connection, set_ids: Iterable[str], now_ms: int) -> int:
             if not fold_due(mark, now_ms):
                 conn.execute("COMMIT")
                 return mark
-            for set_id in wanted:
+            for (set_id,) in conn.execute("SELECT set_id FROM rollup_sets").fetchall():
                 for span, start in ((HOUR_MS, mark), (DAY_MS, floor_to(mark, DAY_MS))):
                     conn.execute(_FOLD, (span, start, set_id, mark, mark + HOUR_MS))
             conn.execute(
@@ -290,6 +298,7 @@ def fold(conn: sqlite3.Connection, set_ids: Iterable[str], now_ms: int) -> int:
             )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have rolled back already (e.g. SQLITE_FULL)
+                conn.execute("ROLLBACK")
             raise
     return folded_until(conn, now_ms)

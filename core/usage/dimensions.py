@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
+import orjson
+
 from core.metadata import FIELD_PREFIX, field_key
 from core.store.base import RECORD_ATTRIBUTES, LogRecord
 
@@ -31,7 +33,7 @@ _SINGLE = (
 )  # fmt: skip
 DIMENSIONS: Mapping[str, Getter] = {
     **{name: attrgetter(RECORD_ATTRIBUTES[name]) for name in _SINGLE},
-    "team": lambda r: tuple(sorted(r.teams)),
+    "team": lambda r: tuple(sorted(set(r.teams))),
 }
 GROUPABLE = (*DIMENSIONS, "metadata.<key>")
 
@@ -67,6 +69,11 @@ class RollupSet:
         return set(fields) <= set(self.dimensions)
 
 
+def _set_id(dimensions: tuple[str, ...]) -> str:
+    """`metadata.<key>` alone; with more fields their JSON list (a key may hold any text)."""
+    return dimensions[0] if len(dimensions) == 1 else orjson.dumps(dimensions).decode()
+
+
 def rollup_sets(metadata: Iterable[tuple[str, Sequence[str]]] = ()) -> tuple[RollupSet, ...]:
     """The base sets, then one per (metadata key, dimensions beside it): the order a query
     tries them, so that it reads the set with the fewest rows that can answer it."""
@@ -74,7 +81,7 @@ def rollup_sets(metadata: Iterable[tuple[str, Sequence[str]]] = ()) -> tuple[Rol
         RollupSet("route", ROUTE_DIMENSIONS),
         RollupSet("caller", CALLER_DIMENSIONS),
         *(
-            RollupSet(id="+".join(dimensions), dimensions=dimensions)
+            RollupSet(id=_set_id(dimensions), dimensions=dimensions)
             for dimensions in ((f"{FIELD_PREFIX}{key}", *beside) for key, beside in metadata)
         ),
     )

@@ -19,13 +19,12 @@ thousands of (user, model) pairs costs the rows of the few groups shown. Groupin
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from core.errors import InvalidRequest
-from core.store.base import LogFilter, LogQuery, Store
+from core.store.base import LogFilter, LogQuery, MetricsReader, Store
 from core.usage.accumulate import Bucket
 from core.usage.dimensions import RollupSet, is_dimension
 from core.usage.grouping import (
@@ -80,27 +79,35 @@ class MetricsEngine:
         self._raw_window_ms = raw_window_ms
 
     async def run(self, query: MetricsQuery) -> MetricsResult:
-        plan = await self._plan(query)
-        by_top_groups = (
+        # One snapshot for all of a query's reads (where the store has them): its rows, its
+        # `other` rows and its totals then agree, whatever the log writer commits meanwhile.
+        async with self._store.metrics_snapshot() as view:
+            return await self._run(view, query)
+
+    async def _run(self, view: MetricsReader, query: MetricsQuery) -> MetricsResult:
+        plan = await self._plan(view, query)
+        by_top_groups = bool(
             plan.rollup_set is not None
             and query.group_by
             and "team" not in query.group_by
             and not plan.long_raw
         )
         rows, totals = await (
-            self._top_groups(query, plan) if by_top_groups else self._every_group(query, plan)
+            self._top_groups(view, query, plan)
+            if by_top_groups
+            else self._every_group(view, query, plan)
         )
         return MetricsResult(rows, totals, query.interval, query.start, query.end)
 
     # --- planning
-    async def _plan(self, query: MetricsQuery) -> _Plan:
-        rollup_set, since = await self._choose(query)
+    async def _plan(self, view: MetricsReader, query: MetricsQuery) -> _Plan:
+        rollup_set, since = await self._choose(view, query)
         periods = (
             [(query.start, query.end)]
             if query.interval is None
             else [(low, high) for _, low, high in buckets(query.start, query.end, query.interval)]
         )
-        folded = await self._store.rollups_folded_until()
+        folded = await view.rollups_folded_until()
         pieces: list[Piece] = []
         raw: list[tuple[int, int]] = []
         slow = 0  # raw time not at a minute's edge
@@ -116,13 +123,15 @@ class MetricsEngine:
             raise self._too_wide(query, rollup_set, since)
         return _Plan(rollup_set, merged(pieces), raw, slow > 0)
 
-    async def _choose(self, query: MetricsQuery) -> tuple[RollupSet | None, int]:
+    async def _choose(
+        self, view: MetricsReader, query: MetricsQuery
+    ) -> tuple[RollupSet | None, int]:
         fields = _fields(query)
         if not all(is_dimension(f) for f in fields) or any(
             f.field == "created_at" for f in query.filters
         ):
             return None, 0
-        since = await self._store.rollup_since()
+        since = await view.rollup_since()
         for candidate in self._sets:
             if candidate.covers(fields) and candidate.id in since:
                 return candidate, since[candidate.id]
@@ -147,12 +156,12 @@ class MetricsEngine:
 
     # --- every group at once
     async def _every_group(
-        self, query: MetricsQuery, plan: _Plan
+        self, view: MetricsReader, query: MetricsQuery, plan: _Plan
     ) -> tuple[list[MetricsRow], Totals]:
         groups = Groups()
         if plan.rollup_set is not None:
             classify = _classifier(plan.rollup_set, query)
-            grouped = await self._store.aggregate_rollups(
+            grouped = await view.aggregate_rollups(
                 plan.rollup_set.id,
                 _spans(plan.pieces),
                 classify,
@@ -161,35 +170,28 @@ class MetricsEngine:
             )
             for (group, bucket), totals in grouped.items():
                 groups.add(classify.keys[group], bucket, totals)
-        await self._read_raw(query, plan.raw, groups)
+        await self._read_raw(view, query, plan.raw, groups)
         return rows_of(groups, query.limit), groups.everything
 
     # --- the top groups, and the rest by difference
     async def _top_groups(
-        self, query: MetricsQuery, plan: _Plan
+        self, view: MetricsReader, query: MetricsQuery, plan: _Plan
     ) -> tuple[list[MetricsRow], Totals]:
         assert plan.rollup_set is not None
-        # 3 (started first, it needs nothing else): every group together, per bucket, from
-        # the same query without groups.
-        overall = asyncio.create_task(self.run(replace(query, group_by=(), limit=1)))
         classify = _classifier(plan.rollup_set, query)
         # 1. Requests per group over the whole period: the coarsest rows, no histograms.
-        whole = await self._plan(replace(query, interval=None))
+        whole = await self._plan(view, replace(query, interval=None))
         requests: dict[int, int] = {}
         for text, count in (
-            await self._store.count_rollups(plan.rollup_set.id, _spans(whole.pieces))
+            await view.count_rollups(plan.rollup_set.id, _spans(whole.pieces))
         ).items():
             group = classify(text)
             if group is not None:
                 requests[group] = requests.get(group, 0) + count
         edges = Groups(partial=True)
-        await self._read_raw(replace(query, interval=None), whole.raw, edges)
-        ids = {tuple(keys): group for group, keys in enumerate(classify.keys)}
+        await self._read_raw(view, replace(query, interval=None), whole.raw, edges)
         for key, per_bucket in edges.by_group.items():
-            group = ids.get((key,))
-            if group is None:  # a group only the raw edges hold
-                group = len(classify.keys)
-                classify.keys.append([key])
+            group = classify.group_of([key])  # a group only the raw edges hold gets an id too
             requests[group] = requests.get(group, 0) + sum(t.requests for t in per_bucket.values())
         ranked = sorted(requests, key=lambda g: (-requests[g], order(classify.keys[g][0])))
         top = set(ranked[: query.limit])
@@ -200,7 +202,7 @@ class MetricsEngine:
             group = classify(dimensions)
             return group if group in top else None
 
-        grouped = await self._store.aggregate_rollups(
+        grouped = await view.aggregate_rollups(
             plan.rollup_set.id,
             _spans(plan.pieces),
             top_only,
@@ -212,8 +214,9 @@ class MetricsEngine:
         for (group, bucket), totals in grouped.items():
             groups.add(classify.keys[group], bucket, totals)
         shown = {classify.keys[g][0] for g in top}
-        await self._read_raw(query, plan.raw, groups, only=shown)
-        everything = await overall
+        await self._read_raw(view, query, plan.raw, groups, only=shown)
+        # 3. Every group together, per bucket: the same query without groups.
+        everything = await self._run(view, replace(query, group_by=(), limit=1))
         rows = rows_of(groups, query.limit)
         if len(ranked) > query.limit:
             rows.extend(_others(everything.rows, groups))
@@ -221,6 +224,7 @@ class MetricsEngine:
 
     async def _read_raw(
         self,
+        view: MetricsReader,
         query: MetricsQuery,
         ranges: Sequence[tuple[int, int]],
         groups: Groups,
@@ -230,7 +234,7 @@ class MetricsEngine:
         for low, high in _windows(ranges):
             time_range = (LogFilter("created_at", "GTE", low), LogFilter("created_at", "LT", high))
             scan = LogQuery(filters=(*query.filters, *time_range), scope=query.scope)
-            for record in await self._store.scan_logs(scan):
+            for record in await view.scan_logs(scan):
                 keys = record_keys(query.group_by, record)
                 if only is not None:
                     keys = [k for k in keys if k in only]
@@ -249,6 +253,9 @@ def _others(overall: Sequence[MetricsRow], shown: Groups) -> list[MetricsRow]:
             found = per_bucket.get(row.bucket_start)
             if found is not None:
                 rest.subtract(found)
+        if not rest.consistent():
+            # Reads of a store without snapshots straddled new records: keep what is sure.
+            rest = rest.clamped()
         if rest.requests:
             out.append(MetricsRow((), row.bucket_start, rest, other=True))
     return out

@@ -36,7 +36,7 @@ class MetricsRow:
 class Groups:
     """Totals by group and time bucket, and (unless `partial`) of every call once."""
 
-    by_group: dict[GroupKey, dict[int | None, Totals]] = field(
+    by_group: defaultdict[GroupKey, dict[int | None, Totals]] = field(
         default_factory=lambda: defaultdict(dict)
     )
     everything: Totals = field(default_factory=Totals)
@@ -83,14 +83,18 @@ class Classifier:
         values = decode_dimensions(dimensions)
         named = {name: values[i] for name, i in self._positions.items()}
         if visible(self._scope, named) and all(matches(f, named) for f in self._filters):
-            keys = group_keys(self._group_by, named)
-            found = self._ids.get(tuple(keys))
-            if found is None:
-                found = self._ids[tuple(keys)] = len(self.keys)
-                self.keys.append(keys)
+            found = self.group_of(group_keys(self._group_by, named))
         else:
             found = None
         self.seen[dimensions] = found
+        return found
+
+    def group_of(self, keys: list[GroupKey]) -> int:
+        """The id of the group with these keys (a new one the first time)."""
+        found = self._ids.get(tuple(keys))
+        if found is None:
+            found = self._ids[tuple(keys)] = len(self.keys)
+            self.keys.append(keys)
         return found
 
     def texts_of(self, groups: set[int]) -> list[str]:

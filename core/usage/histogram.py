@@ -134,7 +134,7 @@ def summary(histogram: Hist, quantiles: Iterable[float]) -> tuple[int, list[floa
     """(how many values, the nearest-rank estimate of each quantile) in one pass; None for
     an empty histogram."""
     first, fields = histogram
-    if not fields:
+    if fields <= 0:  # empty (or broken: Totals.consistent tells)
         return None
     buckets: Sequence[int]
     if fields.bit_count() <= _SPARSE_MAX:  # a few values: walk their buckets, not all
@@ -155,7 +155,7 @@ def _used(histogram: Hist) -> list[tuple[int, int]]:
     """(bucket, count) of the used buckets, in order: cheap when few bits are set."""
     first, fields = histogram
     out = []
-    while fields:
+    while fields > 0:
         k = ((fields & -fields).bit_length() - 1) >> 6  # FIELD_BITS == 64
         count = (fields >> (k << 6)) & _FIELD_MASK
         out.append((first + k, count))

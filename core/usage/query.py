@@ -33,6 +33,8 @@ INTERVAL_NAMES: dict[metrics_pb2.MetricsInterval.ValueType, str] = {
     metrics_pb2.METRICS_INTERVAL_MONTH: "month",
 }
 _TIME_ORDERING = frozenset({"LT", "LTE", "GT", "GTE"})
+EARLIEST_MS = 0  # 1970: records are created by a running gateway
+LATEST_MS = 253_370_678_400_000  # 9998-12-31: month buckets still have a next month
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,13 @@ def query_from_request(
         else:
             kept.append(f)
     end = max(end, start)
+    for name, value in (("start_time", start), ("end_time", end)):
+        if not EARLIEST_MS <= value <= LATEST_MS:
+            raise InvalidRequest(
+                f"{name} must be between year 1970 and 9998 (epoch ms "
+                f"{EARLIEST_MS} to {LATEST_MS}); got {value}",
+                param=name,
+            )
     group_by = _group_by(list(request.group_by))
     interval = _interval(request.interval, start, end)
     limit = request.limit or (DEFAULT_LIMIT if interval is None else DEFAULT_SERIES)

@@ -2,7 +2,7 @@
 
 A row is keyed by (set id, span, bucket start, dimension values). Spans are the UTC minute,
 hour and day; a query reads the coarsest rows that fit its range and buckets and only the
-edges from finer ones (core/usage/plan.py), so a month of data is a few thousand rows.
+edges from finer ones (core/usage/timeline.py), so a month of data is a few thousand rows.
 Stores write a batch's rows in the transaction (SQLite) or right after the batch (MongoDB)
 that stores its records, and only for records that were not already stored.
 """
@@ -19,7 +19,7 @@ from core.config.models import MetricsConfig
 from core.store.base import RECORD_ATTRIBUTES, LogRecord
 from core.usage.dimensions import RollupSet, getter, rollup_sets
 from core.usage.histogram import bucket_of, of_buckets
-from core.usage.totals import Totals, cost_nano
+from core.usage.totals import Totals, cost_nano, tokens
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
@@ -34,9 +34,9 @@ RollupKey = tuple[str, int, int, str]
 
 
 ALWAYS = -(2**62)
+"""The `since` of a set registered on a store without records: it holds every record."""
 FOLDED_ALWAYS = 2**62
 """`rollups_folded_until` of a store that adds every record to every span at ingest."""
-"""The `since` of a set registered on a store without records: it holds every record."""
 
 
 def since_for_new_set(newest_created_at: int | None, now_ms: int) -> int:
@@ -45,7 +45,8 @@ def since_for_new_set(newest_created_at: int | None, now_ms: int) -> int:
     are not in its rows, so queries read them raw)."""
     if newest_created_at is None:
         return ALWAYS
-    after = max(newest_created_at + 1, now_ms)
+    # A record logged with a time ahead of now (clock skew) must not push it into the future.
+    after = max(min(newest_created_at, now_ms) + 1, now_ms)
     return floor_to(after + MINUTE_MS - 1, MINUTE_MS)
 
 
@@ -95,9 +96,9 @@ class Rollups:
         packed = [
             1
             | (r.status != "success") << 64
-            | r.input_tokens << 128
-            | r.output_tokens << 192
-            | r.total_tokens << 256
+            | tokens(r.input_tokens) << 128
+            | tokens(r.output_tokens) << 192
+            | tokens(r.total_tokens) << 256
             | cost_nano(r.cost) << 320
             for r in batch
         ]

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from core.usage.rollup import DAY_MS, HOUR_MS, MINUTE_MS, floor_to
+from core.usage.rollup import DAY_MS, FOLDED_ALWAYS, HOUR_MS, MINUTE_MS, floor_to
 
 WEEK_MS = 7 * DAY_MS
 _MONDAY_OFFSET = 4 * DAY_MS  # 1970-01-05, the first Monday after the epoch
@@ -88,7 +88,7 @@ def _ceil(ms: int, span: int) -> int:
 
 
 def cover(
-    start: int, end: int, folded_until: int = 2**62
+    start: int, end: int, folded_until: int = FOLDED_ALWAYS
 ) -> tuple[list[Piece], list[tuple[int, int]]]:
     """Rollup pieces and raw [start, end) ranges that together cover [start, end) once;
     hour and day pieces only before `folded_until` (Store.rollups_folded_until)."""

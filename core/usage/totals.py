@@ -11,17 +11,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.usage.histogram import EMPTY, Hist, merge, single, subtract
+from core.usage.histogram import EMPTY, Hist, merge, single, subtract, total
 
 if TYPE_CHECKING:  # core.store.base refers to Totals
     from core.store.base import LogRecord
 
 NANO = 1_000_000_000
+MAX_COST = 10_000.0
+"""US dollars one call may count for, at most: a wrong price or a bogus logged cost must
+not overflow the stores' 64-bit sums (a billion such calls still fit)."""
+MAX_TOKENS = 10**9
+"""Tokens of one kind one call may count for, at most (for the same reason)."""
 
 
 def cost_nano(cost: float) -> int:
-    """US dollars as integer nano-dollars."""
-    return round(cost * NANO)
+    """US dollars as integer nano-dollars, within [0, MAX_COST]."""
+    return round(min(max(cost, 0.0), MAX_COST) * NANO) if cost == cost else 0
+
+
+def tokens(count: int) -> int:
+    """A call's token count, within [0, MAX_TOKENS]."""
+    return min(max(count, 0), MAX_TOKENS)
 
 
 @dataclass(slots=True)
@@ -64,6 +74,32 @@ class Totals:
         self.ttft = subtract(self.ttft, other.ttft)
         self.overhead = subtract(self.overhead, other.overhead)
 
+    def consistent(self) -> bool:
+        """Whether nothing went below zero (a subtraction of what was not added would)."""
+        counts = (
+            self.requests,
+            self.errors,
+            self.input_tokens,
+            self.output_tokens,
+            self.total_tokens,
+            self.cost_nano,
+        )
+        if min(counts) < 0 or min(h[1] for h in (self.latency, self.ttft, self.overhead)) < 0:
+            return False
+        # Every call has a latency: a histogram that borrowed across buckets would not add up.
+        return not self.latency[1] or total(self.latency) == self.requests
+
+    def clamped(self) -> Totals:
+        """The counts floored at zero, without histograms (they cannot be trusted)."""
+        return Totals(
+            max(self.requests, 0),
+            max(self.errors, 0),
+            max(self.input_tokens, 0),
+            max(self.output_tokens, 0),
+            max(self.total_tokens, 0),
+            max(self.cost_nano, 0),
+        )
+
     @property
     def cost(self) -> float:
         """US dollars."""
@@ -76,9 +112,9 @@ def of_record(record: LogRecord) -> Totals:
     return Totals(
         requests=1,
         errors=int(record.status != "success"),
-        input_tokens=record.input_tokens,
-        output_tokens=record.output_tokens,
-        total_tokens=record.total_tokens,
+        input_tokens=tokens(record.input_tokens),
+        output_tokens=tokens(record.output_tokens),
+        total_tokens=tokens(record.total_tokens),
         cost_nano=cost_nano(record.cost),
         latency=single(record.latency_ms),
         ttft=EMPTY if record.ttft_ms is None else single(record.ttft_ms),

@@ -30,7 +30,7 @@ _INTERVALS = {
 }
 _INTERVAL_NAMES = {number: name for name, number in _INTERVALS.items()}
 _INT32_MAX = 2**31 - 1
-_MS_RANGE = (-(2**53), 2**53)
+_MS_RANGE = (-62_135_596_800_000, 253_402_300_799_999)  # what a Timestamp holds: years 1-9999
 
 
 @dataclass(slots=True)

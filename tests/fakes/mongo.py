@@ -10,6 +10,8 @@ holds if any element satisfies it) and its null / missing rules.
 
 Failure injection: set `client.fail_writes` (or `fail_reads`) to an exception, e.g.
 `pymongo.errors.AutoReconnect("down")`; every write (read) raises it until set to None.
+`client.bulk_failures` is a queue of (exception, how many leading upserts it fails): each
+bulk_write takes one, applies the upserts after those, then raises.
 """
 
 from __future__ import annotations
@@ -253,6 +255,7 @@ class FakeMongoClient:
         self._databases: dict[str, FakeDatabase] = {}
         self.fail_writes: BaseException | None = None
         self.fail_reads: BaseException | None = None
+        self.bulk_failures: list[tuple[BaseException, int]] = []
         self.closed = False
 
     def __getitem__(self, name: str) -> FakeDatabase:
@@ -444,8 +447,13 @@ class FakeCollection:
     async def bulk_write(self, requests: Sequence[UpdateOne], ordered: bool = True) -> None:
         """UpdateOne upserts only (what the stores send), each applied atomically."""
         self._client._check_write()
-        for op in requests:
+        error, failing = (
+            self._client.bulk_failures.pop(0) if self._client.bulk_failures else (None, 0)
+        )
+        for op in requests[failing:]:
             self._upsert(op._filter, op._doc, upsert=op._upsert)
+        if error is not None:
+            raise error
 
     async def delete_one(self, filter: Doc, **_: Any) -> DeleteResult:
         self._client._check_write()

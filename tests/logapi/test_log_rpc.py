@@ -8,6 +8,7 @@ import grpc
 import pytest
 from google.protobuf import struct_pb2
 from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from core import interceptors
 from core.auth import Principal
@@ -72,6 +73,8 @@ async def test_log_then_list_finds_it(logs_gateway: LogGateway) -> None:
     assert record["metadata"] == {"application": "batch-job", "customer_id": "777"}
 
 
+FAR_FUTURE = Timestamp(seconds=4_102_444_800)  # 2100
+
 # Integers beyond 2**53 and 2**64, `1.0`, key order and spacing: what a Struct would lose.
 FAITHFUL_REQUEST = (
     '{"model": "gpt-4o", "temperature": 1.0, "seed": 123456789012345678901234567890,'
@@ -128,6 +131,13 @@ async def test_log_keeps_a_given_id_and_time_and_lets_the_admin_attribute(
         ),
         (outside_call(latency=Duration(seconds=-1)), "log_entry.latency", ["negative"]),
         (outside_call(request_json='{"a": '), "log_entry.request_json", ["not JSON"]),
+        (outside_call(cost=1e10), "log_entry.cost", ["10000"]),
+        (
+            outside_call(usage=chat_pb2.Usage(output_tokens=10**12)),
+            "log_entry.usage.output_tokens",
+            ["output_tokens"],
+        ),
+        (outside_call(create_time=FAR_FUTURE), "log_entry.create_time", ["future"]),
         (outside_call(response_json="nope"), "log_entry.response_json", ["not JSON"]),
     ],
 )

@@ -8,7 +8,7 @@ import grpc
 import pytest
 
 from gateway.v1 import metrics_service_pb2 as pb
-from gateway_client import AuthenticationError, InvalidRequestError
+from gateway_client import AuthenticationError, InvalidRequestError, log_filter
 from tests.logapi.records import SEED_FROM
 from tests.metricsapi.conftest import QUERY_PATH, MetricsGateway
 
@@ -28,6 +28,18 @@ def _with(**changes: Any) -> dict[str, Any]:
         ({"end_time": SEED_FROM}, "start_time", ["start_time is required"]),
         (_with(start_time="yesterday"), "start_time", ["integer"]),
         (_with(end_time=SEED_FROM - 1), "end_time", ["after start_time"]),
+        (_with(start_time=253_402_300_800_000), "start_time", ["between"]),
+        (
+            _with(
+                start_time=0,
+                end_time=1000,
+                interval="month",
+                filter={"created_at": [{"value": 9007199254740000, "operator": "GT"}]},
+            ),
+            "start_time",
+            ["9998"],
+        ),
+        (_with(start_time=-1), "start_time", ["1970"]),
         (_with(group_by=["nope"]), "group_by[0]", ["cannot group by 'nope'", "metadata.<key>"]),
         (_with(group_by="model"), "group_by", ["list"]),
         (_with(group_by=["model", "model"]), "group_by[1]", ["twice"]),
@@ -38,6 +50,7 @@ def _with(**changes: Any) -> dict[str, Any]:
         (_with(limit=0), "limit", ["between 1"]),
         (_with(limit=5000), "limit", ["between 1 and 1000"]),
         (_with(limit="10"), "limit", ["integer"]),
+        (_with(percentiles="no"), "percentiles", ["true or false"]),
         (_with(sort=[]), "sort", ["unknown key 'sort'"]),
         (
             _with(filter={"nope": [{"key": "nope", "value": 1, "operator": "EQ"}]}),
@@ -106,6 +119,8 @@ async def test_grpc_names_the_request_field(metrics_gateway: MetricsGateway) -> 
         assert raised.value.param == "bucket"
         with pytest.raises(ValueError, match="either"):
             await client.metrics.query(request, limit=3)
+        with pytest.raises(ValueError, match="either"):
+            await client.metrics.query(request, filters=[log_filter("model", "EQ", "m")])
 
 
 async def test_an_unknown_key_is_a_401(metrics_gateway: MetricsGateway) -> None:

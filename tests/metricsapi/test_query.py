@@ -118,3 +118,17 @@ async def test_auto_interval_and_filters_over_grpc(metrics_gateway: MetricsGatew
     ]
     assert answer.totals.requests == len(expected)
     assert sum(row.requests for row in answer.rows) == len(expected)
+
+
+async def test_without_percentiles_no_row_has_them(metrics_gateway: MetricsGateway) -> None:
+    body = {
+        # Mid-minute, just before a record: that record is read raw, with its latency.
+        "start_time": RECORDS[0].created_at - 1000,
+        "end_time": END,
+        "group_by": ["model"],
+        "percentiles": False,
+    }
+    answer = await _http(metrics_gateway, body)
+    for row in [*answer["rows"], answer["totals"]]:
+        assert row["latency_ms"] is row["ttft_ms"] is row["gateway_overhead_ms"] is None
+    assert answer["totals"]["requests"] == len(RECORDS)

@@ -70,6 +70,7 @@ class MetricsClient:
             timeout: Deadline in seconds instead of the client's; None means none.
             request_id: Id to give the request (`x-request-id`).
         """
+        filters = tuple(filters)
         if request is None:
             request = pb.QueryMetricsRequest(filters=filters, group_by=group_by, limit=limit)
             if start_ms is not None:
@@ -88,6 +89,7 @@ class MetricsClient:
             or interval
             or limit
             or group_by
+            or filters
             or (percentiles is not None)
         ):
             raise ValueError("pass either `request` or query arguments, not both")
