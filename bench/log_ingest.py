@@ -25,6 +25,7 @@ import orjson
 from prometheus_client import CollectorRegistry
 
 from core.config.loader import load_config
+from core.config.settings import Settings
 from core.logs import Journal, LogPipeline
 from core.metrics import build_metrics
 from core.store.base import Attempt, LogRecord
@@ -169,7 +170,7 @@ async def through_pipeline(
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=200_000)
-    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--batch-size", type=int, default=Settings().log_batch_size)
     parser.add_argument("--queue-size", type=int, default=10_000)
     parser.add_argument("--burst", action="store_true", help="submit all at once (spill path)")
     args = parser.parse_args()

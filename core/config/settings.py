@@ -34,8 +34,10 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     log_queue_size: int = Field(default=10_000, ge=0)
     """Log records held in memory for the writer; beyond it they go to the journal (0: always)."""
-    log_batch_size: int = Field(default=500, ge=1)
-    """Most log records per store insert."""
+    log_batch_size: int = Field(default=2000, ge=1)
+    """Most log records per store insert. Batches only grow this big when the writer is behind
+    (otherwise one holds what came in a flush interval); then a big one spreads the rollups'
+    row updates over more records: ~35% more records/s into SQLite than 500 (bench-logs)."""
     log_flush_interval_seconds: float = Field(default=0.2, gt=0)
     """Longest a log record waits in memory for its batch to fill."""
     log_drain_seconds: float = Field(default=10.0, ge=0)

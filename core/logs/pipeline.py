@@ -45,7 +45,7 @@ class LogPipeline:
         metrics: LogMetrics,
         *,
         queue_size: int = 10_000,
-        batch_size: int = 500,
+        batch_size: int = 2000,
         flush_interval: float = 0.2,
         retry_initial: float = 0.1,
         retry_max: float = 5.0,
