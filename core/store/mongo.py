@@ -61,6 +61,10 @@ def only_duplicates(error: BulkWriteError) -> bool:
     )
 
 
+def _merge_maps(maps: list[Any]) -> histogram.Hist:
+    return histogram.merge_all(map(histogram.from_map, maps))
+
+
 class MongoStore:
     """`Store` over MongoDB; `open()` connects and creates the indexes."""
 
@@ -286,7 +290,6 @@ class MongoStore:
         histograms: bool = True,
         dimensions: Collection[str] | None = None,
     ) -> Grouped:
-        decode = histogram.from_map if histograms else None
         into: dict[tuple[int, int | None], list[Any]] = {}
         for span, start, end in pieces:
             flt: dict[str, Any] = {
@@ -298,8 +301,8 @@ class MongoStore:
                 flt["dimensions"] = {"$in": list(dimensions)}
             cursor = self._rollup_rows.find(flt)
             rows = [mongo_rollups.row_values(doc) async for doc in cursor]
-            accumulate(rows, classify, bucket, decode, into)
-        return finish(into, decode)
+            accumulate(rows, classify, bucket, histograms, into)
+        return finish(into, _merge_maps if histograms else None)
 
     async def read_rollups(self, set_id: str, span: int, start: int, end: int) -> list[RollupRow]:
         cursor = self._rollup_rows.find(

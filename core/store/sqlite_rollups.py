@@ -202,7 +202,6 @@ def aggregate(
     dimensions: Collection[str] | None = None,
 ) -> Grouped:
     """Store.aggregate_rollups, stepping through the rows on this connection's thread."""
-    decode = histogram.decode if histograms else None
     into: dict[tuple[int, int | None], list[Any]] = {}
     sql = _READ if histograms else _COUNTS_ONLY
     texts: tuple[str, ...] = ()
@@ -211,8 +210,8 @@ def aggregate(
         texts = (orjson.dumps(list(dimensions)).decode(),)
     for span, start, end in pieces:
         rows = conn.execute(sql, (set_id, span, start, end, *texts))
-        accumulate(rows, classify, bucket, decode, into)
-    return finish(into, decode)
+        accumulate(rows, classify, bucket, histograms, into)
+    return finish(into, histogram.merge_encoded if histograms else None)
 
 
 def register(conn: sqlite3.Connection, set_ids: Iterable[str], now_ms: int) -> dict[str, int]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from core.usage.histogram import Hist, merge_all
+from core.usage.histogram import Hist
 from core.usage.totals import Totals
 
 Classify = Callable[[str], int | None]
@@ -20,6 +20,8 @@ Bucket = Callable[[int], int | None]
 """A row's start -> the start of the query's time bucket holding it (None: no buckets)."""
 Grouped = dict[tuple[int, int | None], Totals]
 """(group id, bucket start) -> totals."""
+MergeStored = Callable[[list[Any]], Hist]
+"""The histogram of a list of stored ones, as a store keeps them."""
 
 _UNSEEN = -1
 
@@ -28,12 +30,12 @@ def accumulate(
     rows: Iterable[tuple[Any, ...]],
     classify: Classify,
     bucket: Bucket,
-    decode: Callable[[Any], Hist] | None,
+    histograms: bool,
     into: dict[tuple[int, int | None], list[Any]],
 ) -> None:
     """Adds rows (start, dimensions, requests, errors, input, output, total tokens, cost
-    in nano-dollars[, latency, ttft, overhead]) to `into`; without `decode` the rows carry
-    no histograms. `finish` turns `into` into totals."""
+    in nano-dollars[, latency, ttft, overhead]) to `into`; without `histograms` the rows
+    carry none. `finish` turns `into` into totals."""
     groups: dict[str, int | None] = {}
     for row in rows:
         dimensions = row[1]
@@ -45,7 +47,7 @@ def accumulate(
         key = (group, bucket(row[0]))
         found = into.get(key)
         if found is None:
-            into[key] = [*row[2:8], [row[8]], [row[9]], [row[10]]] if decode else [*row[2:8]]
+            into[key] = [*row[2:8], [row[8]], [row[9]], [row[10]]] if histograms else [*row[2:8]]
             continue
         found[0] += row[2]
         found[1] += row[3]
@@ -53,23 +55,21 @@ def accumulate(
         found[3] += row[5]
         found[4] += row[6]
         found[5] += row[7]
-        if decode:
+        if histograms:
             found[6].append(row[8])
             found[7].append(row[9])
             found[8].append(row[10])
 
 
-def finish(
-    into: Mapping[tuple[int, int | None], list[Any]], decode: Callable[[Any], Hist] | None
-) -> Grouped:
-    """The totals of what `accumulate` added up."""
+def finish(into: Mapping[tuple[int, int | None], list[Any]], merge: MergeStored | None) -> Grouped:
+    """The totals of what `accumulate` added up (`merge`: None when it had no histograms)."""
     out: Grouped = {}
     for key, (requests, errors, tin, tout, total, cost, *histograms) in into.items():
         totals = Totals(requests, errors, tin, tout, total, cost)
-        if decode is not None:
+        if merge is not None:
             latency, ttft, overhead = histograms
-            totals.latency = merge_all(map(decode, latency))
-            totals.ttft = merge_all(map(decode, ttft))
-            totals.overhead = merge_all(map(decode, overhead))
+            totals.latency = merge(latency)
+            totals.ttft = merge(ttft)
+            totals.overhead = merge(overhead)
         out[key] = totals
     return out

@@ -204,6 +204,31 @@ def decode(data: bytes | None) -> Hist:
     return int.from_bytes(data[1:3], "little"), int.from_bytes(data[3:], "little")
 
 
+def merge_encoded(data: Iterable[bytes | None]) -> Hist:
+    """`merge_all(map(decode, data))` in a few C-level passes instead of two calls per
+    histogram: the read side merges tens of thousands of stored ones per query."""
+    dense: list[Hist] = []
+    sparse: list[bytes | memoryview] = []
+    for encoded in data:
+        if encoded:
+            if encoded[0] == _SPARSE:
+                sparse.append(memoryview(encoded)[1:])
+            else:
+                dense.append(
+                    (int.from_bytes(encoded[1:3], "little"), int.from_bytes(encoded[3:], "little"))
+                )
+    if sparse:
+        pairs = list(_PAIR.iter_unpack(b"".join(sparse)))
+        first = min(pairs)[0]
+        dense.append((first, sum(count << ((bucket - first) << 6) for bucket, count in pairs)))
+    if len(dense) == 1:
+        return dense[0]
+    if not dense:
+        return EMPTY
+    first = min(dense)[0]
+    return first, sum(fields << ((start - first) << 6) for start, fields in dense)
+
+
 def to_map(histogram: Hist) -> dict[str, int]:
     """{bucket: count} of the non-empty buckets, keys as strings (MongoDB field names)."""
     first = histogram[0]

@@ -31,6 +31,16 @@ def test_encodings_round_trip(values: list[float], compact: bool) -> None:
     assert h.to_map(h.of_buckets(buckets)) == h.to_map(histogram)
 
 
+@given(st.lists(st.tuples(LATENCIES, st.booleans()), max_size=12))
+def test_merging_encoded_histograms_is_decoding_then_merging(
+    parts: list[tuple[list[float], bool]],
+) -> None:
+    encoded = [h.encode(_of(values), compact=compact) for values, compact in parts]
+    merged = h.merge_encoded([*encoded, None])
+    assert h.to_map(merged) == h.to_map(h.merge_all(map(h.decode, encoded)))
+    assert merged[1] == 0 or merged[1] & ((1 << 64) - 1)  # starts at its first used bucket
+
+
 def test_counts_beyond_32_bits_survive_every_encoding() -> None:
     histogram = (7, (1 << 40) | (3 << 64))
     for compact in (False, True):
