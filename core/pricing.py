@@ -39,7 +39,7 @@ class PriceTable:
 
     def cost(self, model_id: str, kind: str, input_tokens: int, output_tokens: int) -> float:
         """US dollars for the tokens; 0 for a model without a price."""
-        price = self._prices.get((model_id, kind))
+        price = self.price(model_id, kind)
         if price is None or not (input_tokens or output_tokens):
             return 0.0
         return (

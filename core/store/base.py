@@ -197,7 +197,7 @@ class MetricsReader(Protocol):
         ...
 
 
-class Store(MetricsReader, Protocol):
+class Store(Protocol):
     """Everything the gateway persists. Adapters must behave identically."""
 
     async def open(self) -> None:

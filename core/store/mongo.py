@@ -240,13 +240,18 @@ class MongoStore:
             result = await self._logs.delete_many({"_id": {"$in": ids}})
             deleted = int(result.deleted_count)
         if deleted < batch_size:  # the last round: no record older than the cutoff is left
-            await self._rollup_rows.delete_many(
-                {
-                    "$or": [
-                        {"span": span, "start": {"$lte": created_before - span}} for span in SPANS
-                    ]
-                }
-            )
+            # Per set and span, so that each clause is a range of the set_span_start index.
+            set_ids = [doc["_id"] async for doc in self._rollup_sets.find({}, {"_id": 1})]
+            if set_ids:
+                await self._rollup_rows.delete_many(
+                    {
+                        "$or": [
+                            {"set_id": s, "span": span, "start": {"$lte": created_before - span}}
+                            for s in set_ids
+                            for span in SPANS
+                        ]
+                    }
+                )
         return deleted
 
     async def scan_logs(self, query: LogQuery) -> list[LogRecord]:
@@ -272,7 +277,7 @@ class MongoStore:
         out: dict[str, int] = {}
         for span, start, end in pieces:
             cursor = self._rollup_rows.find(
-                {"set_id": set_id, "span": span, "start": {"$gte": start, "$lt": end}},
+                mongo_rollups.piece_filter(set_id, span, start, end),
                 {"dimensions": 1, "requests": 1},
             )
             async for doc in cursor:
@@ -291,21 +296,16 @@ class MongoStore:
         dimensions: Collection[str] | None = None,
     ) -> Grouped:
         into: dict[tuple[int, int | None], list[Any]] = {}
+        projection = None if histograms else mongo_rollups.NO_HISTOGRAMS
         for span, start, end in pieces:
-            flt: dict[str, Any] = {
-                "set_id": set_id,
-                "span": span,
-                "start": {"$gte": start, "$lt": end},
-            }
+            flt = mongo_rollups.piece_filter(set_id, span, start, end)
             if dimensions is not None:
                 flt["dimensions"] = {"$in": list(dimensions)}
-            cursor = self._rollup_rows.find(flt)
+            cursor = self._rollup_rows.find(flt, projection)
             rows = [mongo_rollups.row_values(doc) async for doc in cursor]
             accumulate(rows, classify, bucket, histograms, into)
         return finish(into, _merge_maps if histograms else None)
 
     async def read_rollups(self, set_id: str, span: int, start: int, end: int) -> list[RollupRow]:
-        cursor = self._rollup_rows.find(
-            {"set_id": set_id, "span": span, "start": {"$gte": start, "$lt": end}}
-        )
+        cursor = self._rollup_rows.find(mongo_rollups.piece_filter(set_id, span, start, end))
         return [mongo_rollups.row(doc) async for doc in cursor]

@@ -55,6 +55,16 @@ def upsert(key: RollupKey, totals: Totals) -> UpdateOne:
     )
 
 
+NO_HISTOGRAMS = dict.fromkeys(_HISTOGRAMS, 0)
+"""A projection leaving the histograms out, for reads that only add up counts."""
+
+
+def piece_filter(set_id: str, span: int, start: int, end: int) -> dict[str, Any]:
+    """The rows of a set and span whose bucket starts in [start, end) (the set_span_start
+    index)."""
+    return {"set_id": set_id, "span": span, "start": {"$gte": start, "$lt": end}}
+
+
 def row_values(doc: Mapping[str, Any]) -> tuple[Any, ...]:
     """A document as the row `accumulate` adds up (histograms as {bucket: count} maps)."""
     return (
@@ -67,21 +77,9 @@ def row_values(doc: Mapping[str, Any]) -> tuple[Any, ...]:
 
 def row(doc: Mapping[str, Any]) -> RollupRow:
     """The RollupRow of a stored document."""
-    return RollupRow(
-        start=doc["start"],
-        dimensions=doc["dimensions"],
-        totals=Totals(
-            requests=doc.get("requests", 0),
-            errors=doc.get("errors", 0),
-            input_tokens=doc.get("input_tokens", 0),
-            output_tokens=doc.get("output_tokens", 0),
-            total_tokens=doc.get("total_tokens", 0),
-            cost_nano=doc.get("cost_nano", 0),
-            latency=histogram.from_map(doc.get("latency")),
-            ttft=histogram.from_map(doc.get("ttft")),
-            overhead=histogram.from_map(doc.get("overhead")),
-        ),
-    )
+    start, dimensions, *counts = row_values(doc)
+    histograms = map(histogram.from_map, counts[len(_COUNTS) :])
+    return RollupRow(start, dimensions, Totals(*counts[: len(_COUNTS)], *histograms))
 
 
 async def add(collection: AsyncCollection[dict[str, Any]], rows: Mapping[RollupKey, Totals]) -> int:

@@ -22,9 +22,9 @@ import functools
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -52,6 +52,7 @@ from core.store.sqlite_schema import (
     migrate,
     minute_counts_sql,
 )
+from core.store.sqlite_transaction import transaction
 
 if TYPE_CHECKING:
     from core.usage.accumulate import Bucket, Classify, Grouped
@@ -150,17 +151,6 @@ def _connect(
     return conn
 
 
-@contextmanager
-def _transaction(conn: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> Iterator[None]:
-    conn.execute(begin)
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
 class _Lane:
     """One worker thread and the connection it alone uses."""
 
@@ -243,7 +233,7 @@ class _LogWriter:
 
     def insert(self, conn: sqlite3.Connection, records: Sequence[LogRecord]) -> None:
         rows = [log_row(r) for r in records]
-        with _transaction(conn):
+        with transaction(conn):
             before = conn.execute("SELECT coalesce(max(pk), 0) FROM logs").fetchone()[0]
             inserted = conn.executemany(_INSERT_LOG, rows).rowcount
             if any(r.metadata for r in records):
@@ -269,7 +259,7 @@ class _LogWriter:
                 log.warning("sqlite: folding rollups failed, trying again later: %s", exc)
 
     def delete_rollups_before(self, conn: sqlite3.Connection, cutoff: int) -> None:
-        with _transaction(conn):
+        with transaction(conn):
             rollup_sql.delete_before(conn, cutoff)
 
     def delete_before(self, conn: sqlite3.Connection, created_before: int, batch_size: int) -> int:
@@ -277,7 +267,7 @@ class _LogWriter:
         # tables and counts lose exactly the rows of the records deleted; the only list in
         # Python is that of the (at most 4 * batch_size) count buckets concerned.
         args = (created_before, batch_size)
-        with _transaction(conn):
+        with transaction(conn):
             minutes = conn.execute(_COUNT_DOOMED, args).fetchall()
             buckets = count_buckets((subject, minute, -n) for subject, minute, n in minutes)
             conn.executemany(ADD_COUNT, buckets)
@@ -350,7 +340,7 @@ def _total(conn: sqlite3.Connection, query: LogQuery) -> int:
 
 def _query_logs(conn: sqlite3.Connection, query: LogQuery) -> LogPage:
     # One read transaction: the page and the total come from the same snapshot.
-    with _transaction(conn, "BEGIN"):
+    with transaction(conn, "BEGIN"):
         total = _total(conn, query)
         rows = _page(conn, query, total)
     return LogPage(records=[log_record(row) for row in rows], total=total)
@@ -379,7 +369,7 @@ def _new_records(
 
 
 def _register_sets(conn: sqlite3.Connection, set_ids: list[str], now_ms: int) -> dict[str, int]:
-    with _transaction(conn):
+    with transaction(conn):
         return rollup_sql.register(conn, set_ids, now_ms)
 
 
@@ -421,7 +411,7 @@ def _update_key(conn: sqlite3.Connection, key: ApiKeyRecord) -> None:
 
 
 def _touch_keys(conn: sqlite3.Connection, last_used: Mapping[str, int]) -> None:
-    with _transaction(conn):
+    with transaction(conn):
         conn.executemany(
             "UPDATE api_keys SET last_used_at = ? WHERE id = ?",
             [(at, key_id) for key_id, at in last_used.items()],
@@ -584,7 +574,7 @@ class SqliteStore:
             await lanes.logs.run(lanes.writer.delete_rollups_before, created_before)
         return deleted
 
-    # --- metrics reads: on the metrics lanes, each call its own snapshot, or several in one
+    # --- metrics reads: on a metrics lane, in one snapshot
     @asynccontextmanager
     async def metrics_snapshot(self) -> AsyncIterator[MetricsReader]:
         """One metrics lane for the block, its reads in one read transaction: one snapshot
@@ -595,52 +585,6 @@ class SqliteStore:
                 yield _MetricsView(lane, self._since)
             finally:
                 await lane.run(_end_snapshot)
-
-    async def _view(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        async with self._open_lanes().metrics_lease() as lane:
-            return await getattr(_MetricsView(lane, self._since), method)(*args, **kwargs)
-
-    async def scan_logs(self, query: LogQuery) -> list[LogRecord]:
-        found: list[LogRecord] = await self._view("scan_logs", query)
-        return found
-
-    async def rollup_since(self) -> Mapping[str, int]:
-        return self._since
-
-    async def rollups_folded_until(self) -> int:
-        found: int = await self._view("rollups_folded_until")
-        return found
-
-    async def read_rollups(self, set_id: str, span: int, start: int, end: int) -> list[RollupRow]:
-        found: list[RollupRow] = await self._view("read_rollups", set_id, span, start, end)
-        return found
-
-    async def count_rollups(
-        self, set_id: str, pieces: Sequence[tuple[int, int, int]]
-    ) -> dict[str, int]:
-        found: dict[str, int] = await self._view("count_rollups", set_id, pieces)
-        return found
-
-    async def aggregate_rollups(
-        self,
-        set_id: str,
-        pieces: Sequence[tuple[int, int, int]],
-        classify: Classify,
-        bucket: Bucket,
-        *,
-        histograms: bool = True,
-        dimensions: Collection[str] | None = None,
-    ) -> Grouped:
-        found: Grouped = await self._view(
-            "aggregate_rollups",
-            set_id,
-            pieces,
-            classify,
-            bucket,
-            histograms=histograms,
-            dimensions=dimensions,
-        )
-        return found
 
 
 class _MetricsView:

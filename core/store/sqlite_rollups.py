@@ -27,6 +27,7 @@ from typing import Any, cast
 import orjson
 
 from core.store.base import LogRecord, RollupRow
+from core.store.sqlite_transaction import transaction
 from core.usage import histogram
 from core.usage.accumulate import Bucket, Classify, Grouped, accumulate, finish
 from core.usage.rollup import (
@@ -62,10 +63,12 @@ SCHEMA = """
     CREATE TABLE rollup_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL)
 """
 
-_ADD = (
+_INSERT = (
     "INSERT INTO rollups (set_id, span, start, dimensions, requests, errors, input_tokens, "
     "output_tokens, total_tokens, cost_nano, latency, ttft, overhead) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+)
+# What an insert meeting an existing row does: add to it.
+_ADD_TO_ROW = (
     "ON CONFLICT (set_id, span, start, dimensions) DO UPDATE SET "
     "requests = requests + excluded.requests, errors = errors + excluded.errors, "
     "input_tokens = input_tokens + excluded.input_tokens, "
@@ -79,10 +82,12 @@ _ADD = (
         for h in ("latency", "ttft", "overhead")
     )
 )
+_ADD = _INSERT + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) " + _ADD_TO_ROW
+_PIECE = "WHERE set_id = ? AND span = ? AND start >= ? AND start < ?"
+"""The rows of one (set, span, start, end) piece: a range of the primary key."""
 _READ = (
     "SELECT start, dimensions, requests, errors, input_tokens, output_tokens, total_tokens, "
-    "cost_nano, latency, ttft, overhead FROM rollups "
-    "WHERE set_id = ? AND span = ? AND start >= ? AND start < ?"
+    f"cost_nano, latency, ttft, overhead FROM rollups {_PIECE}"
 )
 # Buckets wholly before the cutoff; per span, so that each delete is a range of the index.
 _DELETE_BEFORE = "DELETE FROM rollups WHERE set_id = ? AND span = ? AND start <= ?"
@@ -90,15 +95,11 @@ _DELETE_BEFORE = "DELETE FROM rollups WHERE set_id = ? AND span = ? AND start <=
 
 # A fold, per set: one span's rows of the hour from its minute rows, added to what is there.
 _FOLD = (
-    "INSERT INTO rollups (set_id, span, start, dimensions, requests, errors, input_tokens, "
-    "output_tokens, total_tokens, cost_nano, latency, ttft, overhead) "
-    "SELECT set_id, ?, ?, dimensions, sum(requests), sum(errors), sum(input_tokens), "
+    _INSERT + "SELECT set_id, ?, ?, dimensions, sum(requests), sum(errors), sum(input_tokens), "
     "sum(output_tokens), sum(total_tokens), sum(cost_nano), gw_hist_sum(latency), "
     "gw_hist_sum(ttft), gw_hist_sum(overhead) FROM rollups "
     f"WHERE set_id = ? AND span = {MINUTE_MS} AND start >= ? AND start < ? "
-    "GROUP BY dimensions "
-    "ON CONFLICT (set_id, span, start, dimensions) DO UPDATE SET "
-    + _ADD.split("DO UPDATE SET ", 1)[1]
+    "GROUP BY dimensions " + _ADD_TO_ROW
 )
 FOLDED_UNTIL = "folded_until"
 FOLD_GRACE_MS = 2 * MINUTE_MS
@@ -108,20 +109,21 @@ MAX_FOLD_HOURS = 24
 
 
 def _hist_add(a: bytes, b: bytes) -> bytes:
-    return histogram.encode(histogram.merge(histogram.decode(a), histogram.decode(b)))
+    return histogram.encode(histogram.merge_encoded((a, b)))
 
 
 class _HistSum:
     """The aggregate `gw_hist_sum(blob)`: the encoded merge of encoded histograms."""
 
     def __init__(self) -> None:
-        self._sum = histogram.EMPTY
+        self._parts: list[bytes | None] = []
 
     def step(self, value: bytes | None) -> None:
-        self._sum = histogram.merge(self._sum, histogram.decode(value))
+        self._parts.append(value)
 
     def finalize(self) -> bytes:
-        return histogram.encode(self._sum, compact=True)  # folds write the rows queries read
+        # compact: folds write the rows queries read
+        return histogram.encode(histogram.merge_encoded(self._parts), compact=True)
 
 
 def install_functions(conn: sqlite3.Connection) -> None:
@@ -153,32 +155,14 @@ def add(conn: sqlite3.Connection, rows: Mapping[RollupKey, Totals]) -> None:
 
 
 def read(conn: sqlite3.Connection, set_id: str, span: int, start: int, end: int) -> list[RollupRow]:
-    decode = histogram.decode
     return [
-        RollupRow(
-            start=row[0],
-            dimensions=row[1],
-            totals=Totals(
-                requests=row[2],
-                errors=row[3],
-                input_tokens=row[4],
-                output_tokens=row[5],
-                total_tokens=row[6],
-                cost_nano=row[7],
-                latency=decode(row[8]),
-                ttft=decode(row[9]),
-                overhead=decode(row[10]),
-            ),
-        )
+        RollupRow(row[0], row[1], Totals(*row[2:8], *map(histogram.decode, row[8:])))
         for row in conn.execute(_READ, (set_id, span, start, end))
     ]
 
 
 _COUNTS_ONLY = _READ.replace(", latency, ttft, overhead", "")
-_REQUESTS_BY_TEXT = (
-    "SELECT dimensions, sum(requests) FROM rollups "
-    "WHERE set_id = ? AND span = ? AND start >= ? AND start < ? GROUP BY dimensions"
-)
+_REQUESTS_BY_TEXT = f"SELECT dimensions, sum(requests) FROM rollups {_PIECE} GROUP BY dimensions"
 
 
 def count(
@@ -238,21 +222,23 @@ def delete_before(conn: sqlite3.Connection, cutoff: int) -> None:
     conn.executemany(_DELETE_BEFORE, [(s, span, cutoff - span) for s in set_ids for span in SPANS])
 
 
-def read_folded_until(conn: sqlite3.Connection) -> int:
-    """The fold mark as stored (0 before the first fold): what queries may rely on."""
+def _stored_mark(conn: sqlite3.Connection) -> int | None:
     found = conn.execute(
         "SELECT value FROM rollup_state WHERE name = ?", (FOLDED_UNTIL,)
     ).fetchone()
-    return 0 if found is None else int(found[0])
+    return None if found is None else int(found[0])
+
+
+def read_folded_until(conn: sqlite3.Connection) -> int:
+    """The fold mark as stored (0 before the first fold): what queries may rely on."""
+    return _stored_mark(conn) or 0
 
 
 def folded_until(conn: sqlite3.Connection, now_ms: int) -> int:
     """Up to when (epoch ms, an hour boundary) hours and days are folded from minutes."""
-    found = conn.execute(
-        "SELECT value FROM rollup_state WHERE name = ?", (FOLDED_UNTIL,)
-    ).fetchone()
+    found = _stored_mark(conn)
     if found is not None:
-        return int(found[0])
+        return found
     # A new table: nothing to fold before this hour; records older than it are late ones.
     mark = floor_to(now_ms, HOUR_MS)
     conn.execute("INSERT INTO rollup_state VALUES (?, ?)", (FOLDED_UNTIL, mark))
@@ -283,11 +269,9 @@ def fold(conn: sqlite3.Connection, now_ms: int) -> int:
     mark is one for all of them), at most MAX_FOLD_HOURS hours, one transaction each;
     returns the new mark."""
     for _ in range(MAX_FOLD_HOURS):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             mark = folded_until(conn, now_ms)  # read again: another process may have folded
             if not fold_due(mark, now_ms):
-                conn.execute("COMMIT")
                 return mark
             for (set_id,) in conn.execute("SELECT set_id FROM rollup_sets").fetchall():
                 for span, start in ((HOUR_MS, mark), (DAY_MS, floor_to(mark, DAY_MS))):
@@ -295,9 +279,4 @@ def fold(conn: sqlite3.Connection, now_ms: int) -> int:
             conn.execute(
                 "UPDATE rollup_state SET value = ? WHERE name = ?", (mark + HOUR_MS, FOLDED_UNTIL)
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:  # SQLite may have rolled back already (e.g. SQLITE_FULL)
-                conn.execute("ROLLBACK")
-            raise
     return folded_until(conn, now_ms)

@@ -48,9 +48,10 @@ async def test_retention_removes_records_and_rollups_alike(loaded: Store) -> Non
     remaining = [r for r in RECORDS if r.created_at >= DAY0 + DAY_MS]
     query = _query(start=DAY0 - DAY_MS, group_by=("model",), interval="day")
     assert _answer(await _engine(loaded).run(query)) == _oracle(query, remaining)
-    for span in (MINUTE_MS, HOUR_MS, DAY_MS):
-        for set_id in ("route", "caller", "metadata.customer_id"):
-            assert await loaded.read_rollups(set_id, span, DAY0 - DAY_MS, DAY0 + DAY_MS) == []
+    async with loaded.metrics_snapshot() as view:
+        for span in (MINUTE_MS, HOUR_MS, DAY_MS):
+            for set_id in ("route", "caller", "metadata.customer_id"):
+                assert await view.read_rollups(set_id, span, DAY0 - DAY_MS, DAY0 + DAY_MS) == []
 
 
 async def test_an_id_twice_in_one_batch_counts_once(rollup_store: Store) -> None:
@@ -96,7 +97,8 @@ async def test_a_set_declared_after_records_reads_them_raw(
     store = reopen(ROLLUPS)
     await store.open()
     try:
-        since = (await store.rollup_since())["metadata.customer_id"]
+        async with store.metrics_snapshot() as view:
+            since = (await view.rollup_since())["metadata.customer_id"]
         assert since > RECORDS[29].created_at
         assert since % MINUTE_MS == 0
         query = _query(group_by=("metadata.customer_id",), interval="hour")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from core.store.sqlite import SqliteStore
 from core.usage.rollup import DAY_MS, HOUR_MS, MINUTE_MS
@@ -27,18 +28,26 @@ class Clock:
         return self.now
 
 
+async def _read(store: SqliteStore, method: str, *args: Any) -> Any:
+    """One metrics read, in a snapshot of its own."""
+    async with store.metrics_snapshot() as view:
+        return await getattr(view, method)(*args)
+
+
 async def test_hours_fold_as_they_end_and_late_records_still_count(tmp_path: Path) -> None:
     clock = Clock(T0)
     store = SqliteStore(tmp_path / "gateway.db", rollups=ROLLUPS, now_ms=clock)
     await store.open()
     try:
-        assert await store.rollups_folded_until() == T0 - 5 * MINUTE_MS  # this hour, unfolded
+        assert (
+            await _read(store, "rollups_folded_until") == T0 - 5 * MINUTE_MS
+        )  # this hour, unfolded
         for record in LIVE[:40]:  # in time, one by one, the clock following
             clock.now = record.created_at + 1_000
             await store.insert_logs([record])
-        mark = await store.rollups_folded_until()
+        mark = await _read(store, "rollups_folded_until")
         assert mark == T0 - 5 * MINUTE_MS + 3 * HOUR_MS  # three hours are over and folded
-        hours = await store.read_rollups("route", HOUR_MS, T0 - DAY_MS, mark)
+        hours = await _read(store, "read_rollups", "route", HOUR_MS, T0 - DAY_MS, mark)
         assert {row.start for row in hours} == {mark - 3 * HOUR_MS + h * HOUR_MS for h in range(3)}
         # Late: records of folded hours (a replayed journal), one of them again.
         await store.insert_logs([LIVE[3], LIVE[40], LIVE[41]])
@@ -53,7 +62,7 @@ async def test_hours_fold_as_they_end_and_late_records_still_count(tmp_path: Pat
             expected = _oracle(query, LIVE)
             assert _answer(await _engine(store).run(query)) == expected
         # Day rows hold the folded hours: the last one before midnight, two after it.
-        days = await store.read_rollups("caller", DAY_MS, T0 - DAY_MS, T0 + DAY_MS)
+        days = await _read(store, "read_rollups", "caller", DAY_MS, T0 - DAY_MS, T0 + DAY_MS)
         assert {row.start for row in days} == {
             T0 - 5 * MINUTE_MS - 23 * HOUR_MS,
             mark - 2 * HOUR_MS,
@@ -75,7 +84,7 @@ async def test_a_store_reopened_later_folds_what_is_due(tmp_path: Path) -> None:
     again = SqliteStore(tmp_path / "gateway.db", rollups=ROLLUPS, now_ms=clock)
     await again.open()
     try:
-        mark = await again.rollups_folded_until()
+        mark = await _read(again, "rollups_folded_until")
         assert mark == T0 - 5 * MINUTE_MS + 24 * HOUR_MS  # MAX_FOLD_HOURS in one go
         query = _query(start=T0 - HOUR_MS, end=T0 + DAY_MS, group_by=("user",), interval="hour")
         assert _answer(await _engine(again).run(query)) == _oracle(query, LIVE)
