@@ -12,15 +12,13 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from core.config.models import MetricsConfig
+from core.config.models import DEFAULT_MAX_LABEL_VALUES, DEFAULT_MAX_SERIES, MetricsConfig
 from core.store.base import LogRecord
 
 NAMESPACE = "llm_gateway"
 BASE_LABELS = ("model", "provider", "status")
 NONE = "none"
 OTHER = "other"
-DEFAULT_MAX_LABEL_VALUES = 100
-DEFAULT_MAX_SERIES = 2000
 # Seconds. Whole calls run from milliseconds (cached, small) to minutes (long generations).
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 # The gateway's own time per call: well under a millisecond when healthy.
@@ -154,13 +152,14 @@ class RequestMetrics:
             self.errors.labels(*labels[:2], self.codes(record.error_code or NONE)).inc()
         series.latency.observe(record.latency_ms / 1000)
         route = labels[:2]  # durations by model and provider (and status, the whole call)
-        if record.upstream_ms is not None:
+        overhead = record.overhead_ms
+        if record.upstream_ms is not None and overhead is not None:
             if series.upstream is None:  # created when first seen: no empty series
                 series.upstream = self.upstream.labels(*route)
                 series.overhead = self.overhead.labels(*route)
             assert series.overhead is not None
             series.upstream.observe(record.upstream_ms / 1000)
-            series.overhead.observe(max(record.latency_ms - record.upstream_ms, 0.0) / 1000)
+            series.overhead.observe(overhead / 1000)
         if record.ttft_ms is not None:
             if series.ttft is None:
                 series.ttft = self.ttft.labels(*route)

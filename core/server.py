@@ -12,7 +12,7 @@ from grpc_reflection.v1alpha import reflection
 
 from core.auth import Authenticator
 from core.config.loader import GatewayConfig
-from core.config.models import ProviderAccount
+from core.config.models import DEFAULT_RAW_WINDOW_HOURS, ProviderAccount
 from core.identity.keys import KeyManager
 from core.interceptors import GatewayInterceptor
 from core.logs.query import MAX_LIMIT, PageBounds
@@ -26,8 +26,8 @@ from core.servicers.logs import LogServicer, LogSink
 from core.servicers.metrics import MetricsServicer
 from core.servicers.route import RouteServicer
 from core.store.base import Store
-from core.usage.engine import RAW_WINDOW_MS, MetricsEngine
-from core.usage.rollup import Rollups
+from core.usage.engine import MetricsEngine
+from core.usage.rollup import HOUR_MS, Rollups
 from gateway.v1 import (
     key_service_pb2,
     key_service_pb2_grpc,
@@ -105,12 +105,11 @@ def build_core(
     logs = LogServicer(store, sink=log_sink, bounds=PageBounds(max_limit=max_log_page_size))
     log_service_pb2_grpc.add_LogServiceServicer_to_server(logs, server)
     # Reads the rollups the store keeps (the same `rollups` the store was opened with).
-    raw_window_hours = config.metrics.raw_window_hours if config.metrics else None
-    engine = MetricsEngine(
-        store,
-        rollups,
-        raw_window_ms=RAW_WINDOW_MS if raw_window_hours is None else int(raw_window_hours * 3.6e6),
+    metrics_config = config.metrics
+    raw_window_hours = (
+        metrics_config.raw_window_hours if metrics_config else DEFAULT_RAW_WINDOW_HOURS
     )
+    engine = MetricsEngine(store, rollups, raw_window_ms=int(raw_window_hours * HOUR_MS))
     metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(MetricsServicer(engine), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -130,6 +130,11 @@ class MetadataKeyRollup(_Strict):
         return key
 
 
+DEFAULT_MAX_LABEL_VALUES = 100
+DEFAULT_MAX_SERIES = 2000
+DEFAULT_RAW_WINDOW_HOURS = 24.0
+
+
 class PrometheusOptions(_Strict):
     """Opt-in labels of the request metrics; cardinality stays bounded either way."""
 
@@ -137,9 +142,9 @@ class PrometheusOptions(_Strict):
     """Label request metrics with the caller's subject (`user`)."""
     metadata_labels: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = []
     """Metadata keys to add as labels (label names are the keys)."""
-    max_label_values: int = Field(default=100, ge=1, le=10_000)
+    max_label_values: int = Field(default=DEFAULT_MAX_LABEL_VALUES, ge=1, le=10_000)
     """Distinct values per label; further values are counted under `other`."""
-    max_series: int = Field(default=2000, ge=1, le=100_000)
+    max_series: int = Field(default=DEFAULT_MAX_SERIES, ge=1, le=100_000)
     """Label sets of the request metrics; beyond it, the opt-in labels read `other`."""
 
     @field_validator("metadata_labels")
@@ -159,7 +164,7 @@ class MetricsConfig(_Strict):
     """Metadata keys to group and filter by from rollups, over any period (a key alone, or
     `{key, with: [dimensions]}`); other keys are read from raw records, over at most
     `raw_window_hours`."""
-    raw_window_hours: float = Field(default=24.0, gt=0)
+    raw_window_hours: float = Field(default=DEFAULT_RAW_WINDOW_HOURS, gt=0)
     """Longest period a metrics query may read from raw records."""
     prometheus: PrometheusOptions = PrometheusOptions()
 

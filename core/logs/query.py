@@ -11,14 +11,13 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from codec import value_to_python
 from core.errors import InvalidRequest
+from core.logs.convert import ms_from_timestamp
 from core.metadata import FIELD_PREFIX, check_key, field_key
 from core.store.base import LOG_FIELDS, LogFilter, LogQuery, LogScope, LogSort, Operator
 from gateway.v1 import log_service_pb2 as pb
@@ -176,22 +175,27 @@ def decode_page_token(token: str) -> int:
 def _typed_filters(request: pb.ListLogsRequest) -> list[LogFilter]:
     out: list[LogFilter] = []
     if request.HasField("start_time"):
-        out.append(LogFilter("created_at", "GTE", _epoch_ms(request.start_time)))
+        out.append(LogFilter("created_at", "GTE", ms_from_timestamp(request.start_time)))
     if request.HasField("end_time"):
-        out.append(LogFilter("created_at", "LT", _epoch_ms(request.end_time)))
-    if request.models:
-        out.append(check_filter("model", "IN", list(request.models), param="models"))
-    if request.subjects:
-        out.append(check_filter("user", "IN", list(request.subjects), param="subjects"))
-    out.extend(metadata_filters(request.metadata))
-    return out
+        out.append(LogFilter("created_at", "LT", ms_from_timestamp(request.end_time)))
+    return out + shorthand_filters(request.models, request.subjects, request.metadata)
 
 
-def metadata_filters(metadata: Mapping[str, str]) -> list[LogFilter]:
-    return [
+def shorthand_filters(
+    models: Sequence[str], subjects: Sequence[str], metadata: Mapping[str, str]
+) -> list[LogFilter]:
+    """The filters of a request's `models`, `subjects` and `metadata` fields (ListLogs and
+    QueryMetrics both have them), each checked under its own param."""
+    out: list[LogFilter] = []
+    if models:
+        out.append(check_filter("model", "IN", list(models), param="models"))
+    if subjects:
+        out.append(check_filter("user", "IN", list(subjects), param="subjects"))
+    out.extend(
         check_filter(f"{FIELD_PREFIX}{key}", "EQ", value, param=f"metadata[{key!r}]")
         for key, value in sorted(metadata.items())
-    ]
+    )
+    return out
 
 
 def _typed(kind: type, value: Any, where: str, param: str) -> Any:
@@ -223,7 +227,3 @@ def _enum_name(number: int) -> str:
     if number == pb.LOG_FILTER_OPERATOR_UNSPECIFIED:
         return "UNSPECIFIED"
     return str(number)
-
-
-def _epoch_ms(timestamp: Timestamp) -> int:
-    return timestamp.seconds * 1000 + timestamp.nanos // 1_000_000

@@ -14,10 +14,9 @@ import time
 from collections.abc import Callable
 
 from core.store.base import Store
+from core.usage.rollup import DAY_MS, floor_to
 
 log = logging.getLogger(__name__)
-
-DAY_MS = 86_400_000
 
 
 class Retention:
@@ -43,7 +42,7 @@ class Retention:
     async def run_once(self) -> int:
         """Deletes every record older than the max age, one bounded batch at a time."""
         cutoff = self._now_ms() - self._max_age_ms
-        cutoff -= cutoff % DAY_MS
+        cutoff = floor_to(cutoff, DAY_MS)
         total = 0
         while True:
             deleted = await self._store.delete_logs_before(cutoff, batch_size=self._batch_size)

@@ -47,16 +47,16 @@ class MetricsServicer(pb_grpc.MetricsServiceServicer):
         query = query_from_request(request, scope, self._clock() // 1_000_000)
         result = await self._engine.run(query)
         return pb.QueryMetricsResponse(
-            rows=[_row(row, query.group_by, query.percentiles) for row in result.rows],
-            totals=_figures(result.totals, query.percentiles),
+            rows=[_row(row, query.group_by) for row in result.rows],
+            totals=_figures(result.totals),
             interval=_INTERVALS.get(result.interval, metrics_pb2.METRICS_INTERVAL_UNSPECIFIED),
             start_time=timestamp_from_ms(result.start),
             end_time=timestamp_from_ms(result.end),
         )
 
 
-def _row(row: MetricsRow, group_by: Sequence[str], percentiles: bool) -> metrics_pb2.MetricsRow:
-    out = _figures(row.totals, percentiles)
+def _row(row: MetricsRow, group_by: Sequence[str]) -> metrics_pb2.MetricsRow:
+    out = _figures(row.totals)
     out.other = row.other
     if row.bucket_start is not None:
         out.bucket_start_time.CopyFrom(timestamp_from_ms(row.bucket_start))
@@ -73,7 +73,9 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def _figures(totals: Totals, percentiles: bool) -> metrics_pb2.MetricsRow:
+def _figures(totals: Totals) -> metrics_pb2.MetricsRow:
+    """A row's figures; percentiles of the histograms that hold values (a query without
+    percentiles reads none)."""
     out = metrics_pb2.MetricsRow(
         requests=totals.requests,
         errors=totals.errors,
@@ -82,8 +84,6 @@ def _figures(totals: Totals, percentiles: bool) -> metrics_pb2.MetricsRow:
         total_tokens=totals.total_tokens,
         cost=totals.cost,
     )
-    if not percentiles:  # raw edges carry histograms even then: leave them all out
-        return out
     for field, values in (
         ("latency", totals.latency),
         ("time_to_first_token", totals.ttft),

@@ -104,6 +104,13 @@ class LogRecord:
     request_body: str | None = None
     response_body: str | None = None
 
+    @property
+    def overhead_ms(self) -> float | None:
+        """The gateway's own time: the call's latency less the time upstream (None when no
+        provider was reached)."""
+        upstream = self.upstream_ms
+        return None if upstream is None else max(self.latency_ms - upstream, 0.0)
+
 
 @dataclass(frozen=True, slots=True)
 class LogFilter:

@@ -32,7 +32,8 @@ from typing import Any
 
 from core.metadata import FIELD_PREFIX
 from core.store.base import RECORD_ATTRIBUTES, LogFilter, LogQuery, LogScope, LogSort
-from core.store.sqlite_schema import EVERY, HOUR_MS, LOG_COLUMNS, MINUTE_MS, SUBJECT
+from core.store.sqlite_schema import EVERY, LOG_COLUMNS, SUBJECT
+from core.usage.rollup import HOUR_MS, MINUTE_MS, ceil_to, floor_to
 
 # LOG_FIELDS name -> column of `logs`. `team` and `metadata.<key>` live in side tables.
 COLUMNS = RECORD_ATTRIBUTES
@@ -317,14 +318,6 @@ def _subjects(query: LogQuery) -> tuple[bool, frozenset[str] | None]:
     return True, allowed
 
 
-def _floor(value: int, span: int) -> int:
-    return value - value % span
-
-
-def _ceil(value: int, span: int) -> int:
-    return -_floor(-value, span)
-
-
 def _bucket_total(
     low: int | None, high: int | None, subjects: frozenset[str] | None
 ) -> tuple[str, list[Any]]:
@@ -364,15 +357,19 @@ def _bucket_total(
             )
             params.extend([*edge_params, start, end])
 
-    if low is not None and high is not None and _ceil(low, MINUTE_MS) >= _floor(high, MINUTE_MS):
+    if (
+        low is not None
+        and high is not None
+        and ceil_to(low, MINUTE_MS) >= floor_to(high, MINUTE_MS)
+    ):
         records(low, high)  # within two minutes
         return "SELECT " + (" + ".join(parts) or "0"), params
     # [low, minute_from) whole minutes [minute_from, hour_from) whole hours [hour_from,
     # hour_to) whole minutes [hour_to, minute_to) and [minute_to, high); None = unbounded.
-    minute_from = None if low is None else _ceil(low, MINUTE_MS)
-    minute_to = None if high is None else _floor(high, MINUTE_MS)
-    hour_from = None if minute_from is None else _ceil(minute_from, HOUR_MS)
-    hour_to = None if minute_to is None else _floor(minute_to, HOUR_MS)
+    minute_from = None if low is None else ceil_to(low, MINUTE_MS)
+    minute_to = None if high is None else floor_to(high, MINUTE_MS)
+    hour_from = None if minute_from is None else ceil_to(minute_from, HOUR_MS)
+    hour_to = None if minute_to is None else floor_to(minute_to, HOUR_MS)
     if hour_from is not None and hour_to is not None and hour_from >= hour_to:
         buckets(MINUTE_MS, minute_from, minute_to)
     else:

@@ -29,13 +29,12 @@ import orjson
 
 from core.store.base import ApiKeyRecord, Attempt, LogRecord
 from core.store.sqlite_rollups import SCHEMA as ROLLUP_SCHEMA
+from core.usage.rollup import HOUR_MS, MINUTE_MS
 
 SCHEMA_VERSION = 3
 
 # Widths of the count buckets in `log_counts`, in ms: a bucket's `start` is a multiple of its
 # `span`. Dimensions: every record (value ''), and per subject (value = the subject).
-MINUTE_MS = 60_000
-HOUR_MS = 3_600_000
 EVERY = ""
 SUBJECT = "subject"
 

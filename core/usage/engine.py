@@ -19,12 +19,13 @@ thousands of (user, model) pairs costs the rows of the few groups shown. Groupin
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from core.config.models import DEFAULT_RAW_WINDOW_HOURS
 from core.errors import InvalidRequest
-from core.store.base import LogFilter, LogQuery, MetricsReader, Store
+from core.store.base import LogFilter, LogQuery, LogRecord, MetricsReader, Store
 from core.usage.accumulate import Bucket
 from core.usage.dimensions import RollupSet, is_dimension
 from core.usage.grouping import (
@@ -33,7 +34,7 @@ from core.usage.grouping import (
     Groups,
     MetricsRow,
     order,
-    record_keys,
+    record_grouper,
     rows_of,
 )
 from core.usage.matching import needed_fields, scope_fields
@@ -42,7 +43,7 @@ from core.usage.rollup import HOUR_MS, Rollups
 from core.usage.timeline import Piece, bucket_start, buckets, cover, merged
 from core.usage.totals import Totals, of_record
 
-RAW_WINDOW_MS = 24 * HOUR_MS
+RAW_WINDOW_MS = int(DEFAULT_RAW_WINDOW_HOURS * HOUR_MS)
 """Default for the longest period a query may read from raw records."""
 _SCAN_WINDOW_MS = HOUR_MS  # raw records are read an hour at a time, to bound memory
 
@@ -82,10 +83,11 @@ class MetricsEngine:
         # One snapshot for all of a query's reads (where the store has them): its rows, its
         # `other` rows and its totals then agree, whatever the log writer commits meanwhile.
         async with self._store.metrics_snapshot() as view:
-            return await self._run(view, query)
+            snapshot = _Snapshot(view, await view.rollup_since(), await view.rollups_folded_until())
+            return await self._run(snapshot, query)
 
-    async def _run(self, view: MetricsReader, query: MetricsQuery) -> MetricsResult:
-        plan = await self._plan(view, query)
+    async def _run(self, snapshot: _Snapshot, query: MetricsQuery) -> MetricsResult:
+        plan = self._plan(snapshot, query)
         by_top_groups = bool(
             plan.rollup_set is not None
             and query.group_by
@@ -93,21 +95,20 @@ class MetricsEngine:
             and not plan.long_raw
         )
         rows, totals = await (
-            self._top_groups(view, query, plan)
+            self._top_groups(snapshot, query, plan)
             if by_top_groups
-            else self._every_group(view, query, plan)
+            else self._every_group(snapshot.view, query, plan)
         )
         return MetricsResult(rows, totals, query.interval, query.start, query.end)
 
     # --- planning
-    async def _plan(self, view: MetricsReader, query: MetricsQuery) -> _Plan:
-        rollup_set, since = await self._choose(view, query)
+    def _plan(self, snapshot: _Snapshot, query: MetricsQuery) -> _Plan:
+        rollup_set, since = self._choose(snapshot, query)
         periods = (
             [(query.start, query.end)]
             if query.interval is None
             else [(low, high) for _, low, high in buckets(query.start, query.end, query.interval)]
         )
-        folded = await view.rollups_folded_until()
         pieces: list[Piece] = []
         raw: list[tuple[int, int]] = []
         slow = 0  # raw time not at a minute's edge
@@ -116,25 +117,20 @@ class MetricsEngine:
             if low < split:
                 raw.append((low, split))
                 slow += split - low
-            rolled, edges = cover(split, high, folded)
+            rolled, edges = cover(split, high, snapshot.folded)
             pieces.extend(rolled)
             raw.extend(edges)
         if slow > self._raw_window_ms:
             raise self._too_wide(query, rollup_set, since)
         return _Plan(rollup_set, merged(pieces), raw, slow > 0)
 
-    async def _choose(
-        self, view: MetricsReader, query: MetricsQuery
-    ) -> tuple[RollupSet | None, int]:
+    def _choose(self, snapshot: _Snapshot, query: MetricsQuery) -> tuple[RollupSet | None, int]:
         fields = _fields(query)
-        if not all(is_dimension(f) for f in fields) or any(
-            f.field == "created_at" for f in query.filters
-        ):
+        if not all(is_dimension(f) for f in fields):
             return None, 0
-        since = await view.rollup_since()
         for candidate in self._sets:
-            if candidate.covers(fields) and candidate.id in since:
-                return candidate, since[candidate.id]
+            if candidate.covers(fields) and candidate.id in snapshot.since:
+                return candidate, snapshot.since[candidate.id]
         return None, 0
 
     def _too_wide(self, query: MetricsQuery, chosen: RollupSet | None, since: int) -> Exception:
@@ -170,17 +166,24 @@ class MetricsEngine:
             )
             for (group, bucket), totals in grouped.items():
                 groups.add(classify.keys[group], bucket, totals)
-        await self._read_raw(view, query, plan.raw, groups)
+        async for records in _raw(view, query, plan.raw):
+            _add_records(records, query, groups)
         return rows_of(groups, query.limit), groups.everything
 
     # --- the top groups, and the rest by difference
     async def _top_groups(
-        self, view: MetricsReader, query: MetricsQuery, plan: _Plan
+        self, snapshot: _Snapshot, query: MetricsQuery, plan: _Plan
     ) -> tuple[list[MetricsRow], Totals]:
         assert plan.rollup_set is not None
+        view = snapshot.view
         classify = _classifier(plan.rollup_set, query)
+        # Without long raw parts, the raw records are those of the sub-minute edges (the
+        # same with or without time buckets, whose bounds are whole minutes): read once.
+        edges = [record async for records in _raw(view, query, plan.raw) for record in records]
         # 1. Requests per group over the whole period: the coarsest rows, no histograms.
-        whole = await self._plan(view, replace(query, interval=None))
+        whole = (
+            plan if query.interval is None else self._plan(snapshot, replace(query, interval=None))
+        )
         requests: dict[int, int] = {}
         for text, count in (
             await view.count_rollups(plan.rollup_set.id, _spans(whole.pieces))
@@ -188,11 +191,11 @@ class MetricsEngine:
             group = classify(text)
             if group is not None:
                 requests[group] = requests.get(group, 0) + count
-        edges = Groups(partial=True)
-        await self._read_raw(view, replace(query, interval=None), whole.raw, edges)
-        for key, per_bucket in edges.by_group.items():
-            group = classify.group_of([key])  # a group only the raw edges hold gets an id too
-            requests[group] = requests.get(group, 0) + sum(t.requests for t in per_bucket.values())
+        keys_of = record_grouper(query.group_by)
+        for record in edges:
+            for key in keys_of(record):
+                group = classify.group_of([key])  # a group only the edges hold gets an id too
+                requests[group] = requests.get(group, 0) + 1
         ranked = sorted(requests, key=lambda g: (-requests[g], order(classify.keys[g][0])))
         top = set(ranked[: query.limit])
         # 2. The top groups' time buckets.
@@ -213,40 +216,58 @@ class MetricsEngine:
         )
         for (group, bucket), totals in grouped.items():
             groups.add(classify.keys[group], bucket, totals)
-        shown = {classify.keys[g][0] for g in top}
-        await self._read_raw(view, query, plan.raw, groups, only=shown)
+        _add_records(edges, query, groups, only={classify.keys[g][0] for g in top})
         # 3. Every group together, per bucket: the same query without groups.
-        everything = await self._run(view, replace(query, group_by=(), limit=1))
+        everything = await self._run(snapshot, replace(query, group_by=(), limit=1))
         rows = rows_of(groups, query.limit)
         if len(ranked) > query.limit:
             rows.extend(_others(everything.rows, groups))
         return rows, everything.totals
 
-    async def _read_raw(
-        self,
-        view: MetricsReader,
-        query: MetricsQuery,
-        ranges: Sequence[tuple[int, int]],
-        groups: Groups,
-        *,
-        only: set[GroupKey] | None = None,
-    ) -> None:
-        for low, high in _windows(ranges):
-            time_range = (LogFilter("created_at", "GTE", low), LogFilter("created_at", "LT", high))
-            scan = LogQuery(filters=(*query.filters, *time_range), scope=query.scope)
-            for record in await view.scan_logs(scan):
-                keys = record_keys(query.group_by, record)
-                if only is not None:
-                    keys = [k for k in keys if k in only]
-                    if not keys:
-                        continue
-                groups.add(keys, _bucket(record.created_at, query.interval), of_record(record))
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    """A query's view of the store, and what it says of the rollups (read once per query)."""
+
+    view: MetricsReader
+    since: Mapping[str, int]
+    folded: int
+
+
+async def _raw(
+    view: MetricsReader, query: MetricsQuery, ranges: Sequence[tuple[int, int]]
+) -> AsyncIterator[list[LogRecord]]:
+    """The records of the ranges the query sees, an hour at a time (to bound memory)."""
+    for low, high in _windows(ranges):
+        time_range = (LogFilter("created_at", "GTE", low), LogFilter("created_at", "LT", high))
+        yield await view.scan_logs(
+            LogQuery(filters=(*query.filters, *time_range), scope=query.scope)
+        )
+
+
+def _add_records(
+    records: Iterable[LogRecord],
+    query: MetricsQuery,
+    groups: Groups,
+    *,
+    only: set[GroupKey] | None = None,
+) -> None:
+    """Adds records to their groups (only to those of `only`, when given)."""
+    keys_of = record_grouper(query.group_by)
+    for record in records:
+        keys = keys_of(record)
+        if only is not None:
+            keys = [k for k in keys if k in only]
+            if not keys:
+                continue
+        totals = of_record(record, histograms=query.percentiles)
+        groups.add(keys, _bucket(record.created_at, query.interval), totals)
 
 
 def _others(overall: Sequence[MetricsRow], shown: Groups) -> list[MetricsRow]:
     """Per bucket, every group together less the groups shown: the folded ones."""
     out = []
-    for row in sorted(overall, key=lambda r: r.bucket_start or 0):
+    for row in overall:  # one group's rows: in time order
         rest = Totals()
         rest.add(row.totals)
         for per_bucket in shown.by_group.values():
@@ -306,7 +327,7 @@ def _unrolled(query: MetricsQuery, sets: Sequence[RollupSet]) -> tuple[str, str]
         if name not in rolled:
             return f"group_by[{i}]", name
     for f in query.filters:
-        if f.field not in rolled or f.field == "created_at":
+        if f.field not in rolled:
             return "filters", f.field
     return "group_by", ", ".join(query.group_by) or "the scope"
 

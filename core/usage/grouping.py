@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,8 +110,10 @@ def group_keys(group_by: Sequence[str], values: Mapping[str, Any]) -> list[Group
     return list(itertools.product(*choices))
 
 
-def record_keys(group_by: Sequence[str], record: LogRecord) -> list[GroupKey]:
-    return group_keys(group_by, {name: getter(name)(record) for name in group_by})
+def record_grouper(group_by: Sequence[str]) -> Callable[[LogRecord], list[GroupKey]]:
+    """A record's groups (as `group_keys`), with each field's getter made once."""
+    getters = [(name, getter(name)) for name in group_by]
+    return lambda record: group_keys(group_by, {name: get(record) for name, get in getters})
 
 
 def order(key: GroupKey) -> tuple[tuple[bool, str], ...]:

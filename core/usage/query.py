@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from core.errors import InvalidRequest
 from core.logs.convert import ms_from_timestamp
-from core.logs.query import check_field_filters, check_filter, metadata_filters
+from core.logs.query import check_field_filters, shorthand_filters
 from core.metadata import check_key, field_key
 from core.store.base import LogFilter, LogScope
 from core.usage.dimensions import DIMENSIONS, GROUPABLE
@@ -91,14 +91,8 @@ def query_from_request(
 
 
 def _filters(request: pb.QueryMetricsRequest) -> list[LogFilter]:
-    out: list[LogFilter] = []
-    if request.models:
-        out.append(check_filter("model", "IN", list(request.models), param="models"))
-    if request.subjects:
-        out.append(check_filter("user", "IN", list(request.subjects), param="subjects"))
-    out.extend(metadata_filters(request.metadata))
-    out.extend(check_field_filters(request.filters))
-    return out
+    shorthand = shorthand_filters(request.models, request.subjects, request.metadata)
+    return shorthand + check_field_filters(request.filters)
 
 
 def _narrowed(start: int, end: int, f: LogFilter) -> tuple[int, int]:

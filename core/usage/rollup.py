@@ -55,6 +55,11 @@ def floor_to(ms: int, span: int) -> int:
     return ms - ms % span
 
 
+def ceil_to(ms: int, span: int) -> int:
+    """The first `span` boundary at or after `ms`."""
+    return -floor_to(-ms, span)
+
+
 def encode_dimensions(values: Sequence[object]) -> str:
     """The JSON array text that keys a row (tuples become arrays, None null)."""
     return orjson.dumps(values).decode()
@@ -104,9 +109,7 @@ class Rollups:
         ]
         latency = [bucket_of(r.latency_ms) for r in batch]
         first_token = [-1 if r.ttft_ms is None else bucket_of(r.ttft_ms) for r in batch]
-        overhead = [
-            -1 if r.upstream_ms is None else bucket_of(r.latency_ms - r.upstream_ms) for r in batch
-        ]
+        overhead = [-1 if (o := r.overhead_ms) is None else bucket_of(o) for r in batch]
         # Per set: which records share a row.
         groups: dict[tuple[str, int, tuple[object, ...]], list[int]] = {}
         for set_id, key_of in keyers:

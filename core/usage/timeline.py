@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from core.usage.rollup import DAY_MS, FOLDED_ALWAYS, HOUR_MS, MINUTE_MS, floor_to
+from core.usage.rollup import DAY_MS, FOLDED_ALWAYS, HOUR_MS, MINUTE_MS, ceil_to, floor_to
 
 WEEK_MS = 7 * DAY_MS
 _MONDAY_OFFSET = 4 * DAY_MS  # 1970-01-05, the first Monday after the epoch
@@ -83,16 +83,12 @@ class Piece:
     high: int
 
 
-def _ceil(ms: int, span: int) -> int:
-    return -floor_to(-ms, span)
-
-
 def cover(
     start: int, end: int, folded_until: int = FOLDED_ALWAYS
 ) -> tuple[list[Piece], list[tuple[int, int]]]:
     """Rollup pieces and raw [start, end) ranges that together cover [start, end) once;
     hour and day pieces only before `folded_until` (Store.rollups_folded_until)."""
-    low, high = _ceil(start, MINUTE_MS), floor_to(end, MINUTE_MS)
+    low, high = ceil_to(start, MINUTE_MS), floor_to(end, MINUTE_MS)
     if low >= high:
         return [], [(start, end)] if start < end else []
     raw = [r for r in ((start, low), (high, end)) if r[0] < r[1]]
@@ -103,33 +99,18 @@ def cover(
     return pieces, raw
 
 
-def _coarse(low: int, high: int) -> list[Piece]:
-    """Minute-aligned [low, high) in the coarsest pieces: days, then hours, then minutes."""
-    pieces: list[Piece] = []
-    for span, finer in ((DAY_MS, HOUR_MS), (HOUR_MS, MINUTE_MS)):
-        inner_low, inner_high = _ceil(low, span), floor_to(high, span)
+def _coarse(low: int, high: int, spans: tuple[int, ...] = (DAY_MS, HOUR_MS)) -> list[Piece]:
+    """Minute-aligned [low, high) in the coarsest pieces: those of the first of `spans` that
+    fits, the head and tail left by it in the next ones, minutes last."""
+    for i, span in enumerate(spans):
+        inner_low, inner_high = ceil_to(low, span), floor_to(high, span)
         if inner_low < inner_high:
-            pieces.append(Piece(span, inner_low, inner_high))
-            head, tail = (low, inner_low), (inner_high, high)
-            for a, b in (head, tail):
+            pieces = [Piece(span, inner_low, inner_high)]
+            for a, b in ((low, inner_low), (inner_high, high)):
                 if a < b:
-                    pieces.extend(_finer(a, b, finer))
+                    pieces.extend(_coarse(a, b, spans[i + 1 :]))
             return pieces
     return [Piece(MINUTE_MS, low, high)]
-
-
-def _finer(start: int, end: int, span: int) -> list[Piece]:
-    """[start, end) (minute-aligned, shorter than a day) in hours, then minutes."""
-    if span == MINUTE_MS:
-        return [Piece(MINUTE_MS, start, end)]
-    inner_low, inner_high = _ceil(start, HOUR_MS), floor_to(end, HOUR_MS)
-    if inner_low >= inner_high:
-        return [Piece(MINUTE_MS, start, end)]
-    out = [Piece(HOUR_MS, inner_low, inner_high)]
-    for a, b in ((start, inner_low), (inner_high, end)):
-        if a < b:
-            out.append(Piece(MINUTE_MS, a, b))
-    return out
 
 
 def merged(pieces: list[Piece]) -> list[Piece]:

@@ -106,17 +106,19 @@ class Totals:
         return self.cost_nano / NANO
 
 
-def of_record(record: LogRecord) -> Totals:
-    """The totals of one call."""
-    upstream = record.upstream_ms
-    return Totals(
+def of_record(record: LogRecord, *, histograms: bool = True) -> Totals:
+    """The totals of one call (without `histograms`, its latencies are left out)."""
+    totals = Totals(
         requests=1,
         errors=int(record.status != "success"),
         input_tokens=tokens(record.input_tokens),
         output_tokens=tokens(record.output_tokens),
         total_tokens=tokens(record.total_tokens),
         cost_nano=cost_nano(record.cost),
-        latency=single(record.latency_ms),
-        ttft=EMPTY if record.ttft_ms is None else single(record.ttft_ms),
-        overhead=EMPTY if upstream is None else single(max(record.latency_ms - upstream, 0.0)),
     )
+    if histograms:
+        overhead = record.overhead_ms
+        totals.latency = single(record.latency_ms)
+        totals.ttft = EMPTY if record.ttft_ms is None else single(record.ttft_ms)
+        totals.overhead = EMPTY if overhead is None else single(overhead)
+    return totals

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from core.logs import Retention
-from core.logs.retention import DAY_MS
 from core.store.base import Store
 from core.store.sqlite import SqliteStore
+from core.usage.rollup import DAY_MS
 from tests.logs.conftest import all_records
 from tests.logs.stores import record
 
