@@ -156,7 +156,6 @@ CASES: dict[str, tuple[dict[str, Any], int, float]] = {
         200.0,
     ),
 }
-_INTERVALS = {"day": "day", "hour": "hour"}
 
 
 def windows(period: int, samples: int, seed: int = 11) -> list[tuple[int, int]]:

@@ -149,7 +149,11 @@ class RequestMetrics:
         if record.cost:
             series.cost.inc(record.cost)
         if record.status != "success":
-            self.errors.labels(*labels[:2], self.codes(record.error_code or NONE)).inc()
+            code = self.codes(record.error_code or NONE)
+            errors = series.errors.get(code)
+            if errors is None:
+                errors = series.errors[code] = self.errors.labels(*labels[:2], code)
+            errors.inc()
         series.latency.observe(record.latency_ms / 1000)
         route = labels[:2]  # durations by model and provider (and status, the whole call)
         overhead = record.overhead_ms
@@ -171,7 +175,7 @@ class RequestMetrics:
             input_tokens=self.input_tokens.labels(*labels),
             output_tokens=self.output_tokens.labels(*labels),
             cost=self.cost.labels(*labels),
-            latency=self.latency.labels(*labels[:2], labels[2]),
+            latency=self.latency.labels(*labels[:3]),
         )
 
 
@@ -187,6 +191,7 @@ class _Children:
     upstream: Histogram | None = None
     overhead: Histogram | None = None
     ttft: Histogram | None = None
+    errors: dict[str, Counter] = field(default_factory=dict)  # by error code
 
 
 @dataclass(frozen=True, slots=True)

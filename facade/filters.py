@@ -7,13 +7,13 @@ the proto path at fault (`filters[3].value`), which `filter_param` maps back ont
 
 from __future__ import annotations
 
-from collections.abc import MutableSequence
+from collections.abc import Mapping, MutableSequence
 from typing import Any
 
 from codec import CodecError, value_from_python
 from gateway.v1 import log_service_pb2 as pb
 
-__all__ = ["filter_param", "read_filters"]
+__all__ = ["filter_param", "indexed_param", "read_filters"]
 
 _OPERATORS = {
     name.removeprefix("LOG_FILTER_OPERATOR_"): number
@@ -44,13 +44,22 @@ def read_filters(raw: Any, into: MutableSequence[pb.LogFieldFilter], paths: list
 
 def filter_param(param: str, paths: list[str]) -> str | None:
     """Core's `filters[3].value` as the body's `filter.created_at[1].value`; None if not one."""
-    if not param.startswith("filters["):
+    return indexed_param(param, "filters", paths, {"field": "key"})
+
+
+def indexed_param(
+    param: str, repeated: str, paths: list[str], renames: Mapping[str, str]
+) -> str | None:
+    """Core's `<repeated>[i].<name>...` as the body's `paths[i]`, its `name` renamed by
+    `renames` (a proto field -> its JSON key); None if `param` is not in `repeated`."""
+    prefix = f"{repeated}["
+    if not param.startswith(prefix):
         return None
-    index, _, rest = param[len("filters[") :].partition("]")
+    index, _, rest = param[len(prefix) :].partition("]")
     if not (index.isdigit() and int(index) < len(paths)):
         return None
     head, _, tail = rest.lstrip(".").partition(".")
-    return ".".join(p for p in (paths[int(index)], "key" if head == "field" else head, tail) if p)
+    return ".".join(p for p in (paths[int(index)], renames.get(head, head), tail) if p)
 
 
 def _condition(name: str, condition: Any, path: str) -> pb.LogFieldFilter:

@@ -51,9 +51,9 @@ class HttpMetrics:
 
 def instrument(app: ASGIApp, metrics: HttpMetrics) -> ASGIApp:
     """`app`, counting and timing every HTTP request."""
-    # Series by label values, looked up once each: prometheus_client's `labels()` is slow.
-    counted: dict[tuple[str, str, str], Any] = {}
-    timed: dict[tuple[str, str], Any] = {}
+    # (counter, histogram) by (route, method, status), looked up once each: prometheus_client's
+    # `labels()` is slow.
+    series: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
     async def measured(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,14 +75,14 @@ def instrument(app: ASGIApp, metrics: HttpMetrics) -> ASGIApp:
             route = _template(scope)
             method = scope["method"] if scope["method"] in _METHODS else "other"
             key = (route, method, str(status))
-            counter = counted.get(key)
-            if counter is None:
-                counter = counted[key] = metrics.requests.labels(*key)
-            counter.inc()
-            histogram = timed.get(key[:2])
-            if histogram is None:
-                histogram = timed[key[:2]] = metrics.duration.labels(route, method)
-            histogram.observe(elapsed)
+            found = series.get(key)
+            if found is None:
+                found = series[key] = (
+                    metrics.requests.labels(*key),
+                    metrics.duration.labels(route, method),
+                )
+            found[0].inc()
+            found[1].observe(elapsed)
 
     return measured
 

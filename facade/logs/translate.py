@@ -15,7 +15,7 @@ import orjson
 from google.protobuf.duration_pb2 import Duration
 
 from codec import CodecError
-from facade.filters import filter_param, read_filters
+from facade.filters import filter_param, indexed_param, read_filters
 from gateway.v1 import log_pb2, log_service_pb2 as pb
 
 __all__ = ["ParsedQuery", "entry_to_json", "json_param", "list_request_from_json", "page_to_json"]
@@ -61,15 +61,11 @@ def json_param(param: str | None, parsed: ParsedQuery) -> str | None:
     """Core's `filters[3].value` as this body's `filter.created_at[1].value`, and so on."""
     if param is None:
         return None
-    in_filter = filter_param(param, parsed.filter_paths)
-    if in_filter is not None:
-        return in_filter
-    if param.startswith("sort_fields["):
-        index, _, rest = param[len("sort_fields[") :].partition("]")
-        if index.isdigit() and int(index) < len(parsed.sort_paths):
-            head, _, tail = rest.lstrip(".").partition(".")
-            mapped = {"field": "key", "descending": "order"}.get(head, head)
-            return ".".join(p for p in (parsed.sort_paths[int(index)], mapped, tail) if p)
+    in_body = filter_param(param, parsed.filter_paths) or indexed_param(
+        param, "sort_fields", parsed.sort_paths, {"field": "key", "descending": "order"}
+    )
+    if in_body is not None:
+        return in_body
     return {"page_size": "limit", "sort_fields": "sort", "filters": "filter"}.get(param, param)
 
 

@@ -9,13 +9,12 @@ from fastapi import APIRouter, FastAPI, Request, Response
 
 from facade.errors import ErrorResponse
 from facade.inputs import caller_context, read_json_object
+from facade.logs.routes import PREFIX
 from facade.metrics.translate import json_param, query_from_json, response_to_json
 from facade.state import client_of, settings_of
 from gateway_client import InvalidRequestError
 
 __all__ = ["attach_metrics"]
-
-PREFIX = "/api/svc/v1/llm-gateway"
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (400, 401, 403, 413, 500)

@@ -300,6 +300,20 @@ class GatewayClient:
     def _deadline(self, timeout: _Timeout) -> float | None:
         return self._timeout if timeout is USE_CLIENT_DEFAULT else timeout
 
+    def _call_options(
+        self, api_key: str | None, timeout: _Timeout, request_id: str | None
+    ) -> dict[str, Any]:
+        """The `metadata` and `timeout` keyword arguments of one stub call."""
+        return {
+            "metadata": self._call_metadata(api_key, request_id),
+            "timeout": self._deadline(timeout),
+        }
+
+    def _open_channel(self) -> grpc.aio.Channel:
+        if self._channel is None:
+            raise RuntimeError("GatewayClient is not open: use `async with GatewayClient(...)`")
+        return self._channel
+
 
 def _header_safe(value: str) -> bool:
     return value.isascii() and value.isprintable()

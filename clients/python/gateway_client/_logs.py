@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import grpc
 from google.protobuf import struct_pb2
@@ -124,7 +124,7 @@ class LogsClient:
             raise ValueError("pass either `request` or query arguments, not both")
         with _translate_errors():
             return await self._service().ListLogs(
-                request, **self._call_options(api_key, timeout, request_id)
+                request, **self._client._call_options(api_key, timeout, request_id)
             )
 
     async def get(
@@ -145,7 +145,8 @@ class LogsClient:
         """
         with _translate_errors():
             response = await self._service().GetLog(
-                pb.GetLogRequest(id=log_id), **self._call_options(api_key, timeout, request_id)
+                pb.GetLogRequest(id=log_id),
+                **self._client._call_options(api_key, timeout, request_id),
             )
         return response.log_entry
 
@@ -170,23 +171,14 @@ class LogsClient:
         """
         with _translate_errors():
             response = await self._service().Log(
-                pb.LogRequest(log_entry=entry), **self._call_options(api_key, timeout, request_id)
+                pb.LogRequest(log_entry=entry),
+                **self._client._call_options(api_key, timeout, request_id),
             )
         return response.id
 
     def _service(self) -> pb_grpc.LogServiceAsyncStub:
-        channel = self._client._channel
-        if channel is None:
-            raise RuntimeError("GatewayClient is not open: use `async with GatewayClient(...)`")
+        channel = self._client._open_channel()
         if self._stub is None or self._stub_channel is not channel:
             self._stub = pb_grpc.LogServiceStub(channel)
             self._stub_channel = channel
         return self._stub
-
-    def _call_options(
-        self, api_key: str | None, timeout: _Timeout, request_id: str | None
-    ) -> dict[str, Any]:
-        return {
-            "metadata": self._client._call_metadata(api_key, request_id),
-            "timeout": self._client._deadline(timeout),
-        }

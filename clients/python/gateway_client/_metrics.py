@@ -70,35 +70,23 @@ class MetricsClient:
             timeout: Deadline in seconds instead of the client's; None means none.
             request_id: Id to give the request (`x-request-id`).
         """
-        filters = tuple(filters)
+        query = pb.QueryMetricsRequest(filters=filters, group_by=group_by, limit=limit)
+        if start_ms is not None:
+            query.start_time.FromMilliseconds(start_ms)
+        if end_ms is not None:
+            query.end_time.FromMilliseconds(end_ms)
+        if percentiles is not None:
+            query.percentiles = percentiles
+        if interval is not None:
+            query.interval = metrics_pb2.MetricsInterval.Value(
+                f"METRICS_INTERVAL_{interval.upper()}"
+            )
         if request is None:
-            request = pb.QueryMetricsRequest(filters=filters, group_by=group_by, limit=limit)
-            if start_ms is not None:
-                request.start_time.FromMilliseconds(start_ms)
-            if end_ms is not None:
-                request.end_time.FromMilliseconds(end_ms)
-            if percentiles is not None:
-                request.percentiles = percentiles
-            if interval is not None:
-                request.interval = metrics_pb2.MetricsInterval.Value(
-                    f"METRICS_INTERVAL_{interval.upper()}"
-                )
-        elif (
-            start_ms is not None
-            or end_ms is not None
-            or interval
-            or limit
-            or group_by
-            or filters
-            or (percentiles is not None)
-        ):
+            request = query
+        elif query.ByteSize():  # every argument set (a zero time, percentiles=False) is sent
             raise ValueError("pass either `request` or query arguments, not both")
-        channel = self._client._channel
-        if channel is None:
-            raise RuntimeError("GatewayClient is not open: use `async with GatewayClient(...)`")
+        stub = pb_grpc.MetricsServiceStub(self._client._open_channel())
         with _translate_errors():
-            return await pb_grpc.MetricsServiceStub(channel).QueryMetrics(
-                request,
-                metadata=self._client._call_metadata(api_key, request_id),
-                timeout=self._client._deadline(timeout),
+            return await stub.QueryMetrics(
+                request, **self._client._call_options(api_key, timeout, request_id)
             )
