@@ -2,16 +2,52 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
-from core.config.models import ApiKeyEntry, Document, MetricsConfig, ProviderAccount
+from core.config.models import (
+    ApiKeyEntry,
+    ApiKeys,
+    FieldError,
+    MetricsConfig,
+    ModelKind,
+    ProviderAccount,
+    model_id,
+)
+from core.config.policies import (
+    POLICY_DOCUMENT_TYPES,
+    POLICY_DOCUMENTS,
+    BudgetConfig,
+    FallbackConfig,
+    LoadBalancingConfig,
+    Policies,
+    PolicyDocument,
+    PolicyIssue,
+    RateLimitConfig,
+    build_policies,
+)
 
-_DOCUMENT_TYPES = ("provider-account", "gateway-api-keys", "gateway-metrics-config")
+# Defined here, not in models.py: the policy documents build on models.py's base.
+Document = Annotated[
+    ProviderAccount
+    | ApiKeys
+    | MetricsConfig
+    | RateLimitConfig
+    | BudgetConfig
+    | LoadBalancingConfig
+    | FallbackConfig,
+    Field(discriminator="type"),
+]
+_DOCUMENT_TYPES = (
+    "provider-account",
+    "gateway-api-keys",
+    "gateway-metrics-config",
+    *POLICY_DOCUMENT_TYPES,
+)
 _DOCUMENT = TypeAdapter[ProviderAccount | Any](Document)
 
 
@@ -26,6 +62,7 @@ class GatewayConfig:
     accounts: tuple[ProviderAccount, ...]
     api_keys: tuple[ApiKeyEntry, ...]
     metrics: MetricsConfig | None = None
+    policies: Policies = field(default_factory=Policies)
 
 
 def load_config(path: Path) -> GatewayConfig:
@@ -46,12 +83,15 @@ def parse_config(text: str, *, source: str = "<config>") -> GatewayConfig:
     accounts: list[ProviderAccount] = []
     api_keys: list[ApiKeyEntry] = []
     metrics: list[MetricsConfig] = []
+    policies: list[tuple[int, PolicyDocument]] = []
     for number, raw in enumerate(raw_documents, start=1):
         document = _validate_document(raw, source=source, number=number)
         if isinstance(document, ProviderAccount):
             accounts.append(document)
         elif isinstance(document, MetricsConfig):
             metrics.append(document)
+        elif isinstance(document, POLICY_DOCUMENTS):
+            policies.append((number, document))
         else:
             api_keys.extend(document.keys)
     _check_unique([a.name for a in accounts], source, "provider account name")
@@ -62,21 +102,41 @@ def parse_config(text: str, *, source: str = "<config>") -> GatewayConfig:
         accounts=tuple(accounts),
         api_keys=tuple(api_keys),
         metrics=metrics[0] if metrics else None,
+        policies=_policies(policies, accounts, source),
     )
 
 
+def _policies(
+    documents: list[tuple[int, PolicyDocument]], accounts: list[ProviderAccount], source: str
+) -> Policies:
+    models: dict[str, ModelKind] = {
+        model_id(a.name, m.name): m.kind for a in accounts for m in a.models
+    }
+    try:
+        return build_policies(documents, models)
+    except PolicyIssue as issue:
+        where = _where(source, issue.number, issue.name)
+        raise ConfigError(f"{where}: {_field_path(issue.loc)}: {issue.reason}") from None
+
+
 def _validate_document(raw: object, *, source: str, number: int) -> Any:
-    where = f"{source}: document {number}"
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a mapping with `name` and `type`")
-    if isinstance(raw.get("name"), str):
-        where += f" (name={raw['name']})"
+        raise ConfigError(f"{source}: document {number}: expected a mapping with `name` and `type`")
+    name = raw.get("name")
+    where = _where(source, number, name if isinstance(name, str) else None)
     try:
         return _DOCUMENT.validate_python(raw)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        path = _field_path(first["loc"])
-        raise ConfigError(f"{where}: {path}: {first['msg']}") from None
+        loc, reason = first["loc"], first["msg"]
+        error = first.get("ctx", {}).get("error")
+        if isinstance(error, FieldError):
+            loc, reason = (*loc, *error.path), error.reason
+        raise ConfigError(f"{where}: {_field_path(loc)}: {reason}") from None
+
+
+def _where(source: str, number: int, name: str | None) -> str:
+    return f"{source}: document {number}" + (f" (name={name})" if name is not None else "")
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:

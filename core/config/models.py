@@ -8,10 +8,30 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ProviderFamily = Literal["openai", "azure-openai", "anthropic", "mock"]
+ModelKind = Literal["chat", "embedding"]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldError(ValueError):
+    """A validator's complaint about `path` below the value it checks, in its own words.
+
+    A model validator sees a whole rule, but the message should name the field at fault
+    (`load_balance_targets[1].weight`); the loader appends `path` to pydantic's location and
+    shows `reason` without pydantic's "Value error, " prefix.
+    """
+
+    def __init__(self, reason: str, *path: str | int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.path = path
+
+
+def model_id(account: str, model: str) -> str:
+    """The id callers name a model by: `openai-main/gpt-4o`."""
+    return f"{account}/{model}"
 
 
 class ModelPrice(_Strict):
@@ -25,7 +45,7 @@ class ModelConfig(_Strict):
     """One model a provider account serves."""
 
     name: str = Field(min_length=1, pattern=r"^[^\s]+$")
-    kind: Literal["chat", "embedding"] = "chat"
+    kind: ModelKind = "chat"
     deployment: str | None = None
     """Azure OpenAI deployment name; defaults to `name`."""
     price: ModelPrice = ModelPrice()
@@ -181,6 +201,3 @@ class MetricsConfig(_Strict):
         if len(keys) != len(set(keys)):
             raise ValueError("metadata_keys: each key may appear once")
         return self
-
-
-Document = Annotated[ProviderAccount | ApiKeys | MetricsConfig, Field(discriminator="type")]
