@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: run test test-tools lint gen check-protos bench bench-logs bench-logs-query bench-metrics clean
+.PHONY: run test test-tools lint gen check-protos bench bench-logs bench-logs-query bench-metrics bench-admission bench-policies clean
 
 $(BIN)/.installed-run: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,15 @@ bench-metrics: $(BIN)/.installed-dev
 ## Log API latency (p50/p95) over 1,000,000 SQLite records, through HTTP and on the store directly.
 bench-logs-query: $(BIN)/.installed-dev
 	$(PY) -m bench.log_query $(BENCH_ARGS)
+
+## Round trip of one admission (1 and 10 charges) per window-counter backend: memory, SQLite,
+## and MongoDB when GATEWAY_TEST_MONGODB_URI or BENCH_ARGS='--mongo-uri URI' names a server.
+bench-admission: $(BIN)/.installed-dev
+	$(PY) -m bench.admission $(BENCH_ARGS)
+
+## Requests/s and CPU per request with 50 routing rules configured (matching or not) vs none.
+bench-policies: $(BIN)/.installed-dev
+	$(PY) -m bench.policies $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .gateway .pytest_cache .mypy_cache .ruff_cache .coverage

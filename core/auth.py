@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from core.config.models import ApiKeyEntry
@@ -57,7 +57,7 @@ class Authenticator:
         self,
         store: Store,
         admin_key: str,
-        config_keys: Iterable[ApiKeyEntry] = (),
+        config_keys: Callable[[], Mapping[str, Principal]] = dict,
         *,
         cache_ttl_seconds: float = 5.0,
         clock: Clock = system_clock,
@@ -69,7 +69,8 @@ class Authenticator:
         self._clock = clock
         self._admin_digest = key_digest(admin_key)
         self._admin = Principal(ADMIN_SUBJECT, "admin", is_admin=True)
-        self._configured = {e.sha256: Principal(e.subject, e.id) for e in config_keys}
+        # Read per call from the current config snapshot, so a reload changes them at once.
+        self._configured = config_keys
         self._known = TtlCache[str, _Known](
             ttl_seconds=cache_ttl_seconds, max_entries=max_cached_keys, clock=clock
         )
@@ -88,7 +89,7 @@ class Authenticator:
         digest = key_digest(authorization[7:].strip())
         if hmac.compare_digest(digest, self._admin_digest):
             return self._admin
-        configured = self._configured.get(digest)
+        configured = self._configured().get(digest)
         if configured is not None:
             return configured
         known = await self._lookup(digest)
@@ -124,6 +125,11 @@ class Authenticator:
         known = _Known(record, _principal(record))
         self._known.put(digest, known)
         return known
+
+
+def config_principals(entries: Iterable[ApiKeyEntry]) -> dict[str, Principal]:
+    """Principals of the keys a config declares, by digest."""
+    return {e.sha256: Principal(e.subject, e.id) for e in entries}
 
 
 def _usable(record: ApiKeyRecord, digest: str, now: int) -> bool:

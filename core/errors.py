@@ -11,6 +11,8 @@
     ├── LogNotFound               NOT_FOUND          404  log_not_found
     ├── PayloadTooLarge           INVALID_ARGUMENT   413  payload_too_large
     ├── RateLimited               RESOURCE_EXHAUSTED 429  rate_limited
+    │   └── BudgetExceeded        RESOURCE_EXHAUSTED 429  budget_exceeded
+    ├── NoTargetAvailable         UNAVAILABLE        503  no_target_available all cooling down
     ├── UpstreamRejected          (by status)        4xx  upstream_rejected   provider said 4xx
     ├── UpstreamFailed            UNAVAILABLE        502  upstream_error      5xx or no connection
     ├── UpstreamTimeout           DEADLINE_EXCEEDED  504  upstream_timeout
@@ -19,11 +21,14 @@
     └── InternalError             INTERNAL           500  internal
 
 The `reason` travels in `google.rpc.ErrorInfo` with the HTTP status in its metadata, so the
-facade and the typed client never need a second table to pick the HTTP status.
+facade and the typed client never need a second table to pick the HTTP status. `details`
+travel there too: the rule that decided (`rule_id`, `config_type`), `retry_after_seconds`, and
+keys named like HTTP headers (`x-ratelimit-*`), which the facade answers as headers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 import grpc
@@ -38,10 +43,17 @@ class GatewayError(Exception):
     http_status: ClassVar[int] = 500
     reason: ClassVar[str] = "internal"
 
-    def __init__(self, message: str, *, param: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        details: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
+        self.details: Mapping[str, str] = details or {}
 
     def status_code(self) -> grpc.StatusCode:
         return self.grpc_code
@@ -129,6 +141,20 @@ class RateLimited(GatewayError):
     reason = "rate_limited"
 
 
+class BudgetExceeded(RateLimited):
+    """A budget rule's money for the period is spent."""
+
+    reason = "budget_exceeded"
+
+
+class NoTargetAvailable(GatewayError):
+    """Every target a load-balancing rule could use is cooling down after failures."""
+
+    grpc_code = grpc.StatusCode.UNAVAILABLE
+    http_status = 503
+    reason = "no_target_available"
+
+
 # Upstream 4xx statuses keep their meaning for gRPC callers too.
 _UPSTREAM_4XX_TO_GRPC = {
     400: grpc.StatusCode.INVALID_ARGUMENT,
@@ -147,8 +173,15 @@ class UpstreamRejected(GatewayError):
 
     reason = "upstream_rejected"
 
-    def __init__(self, message: str, *, upstream_status: int, param: str | None = None) -> None:
-        super().__init__(message, param=param)
+    def __init__(
+        self,
+        message: str,
+        *,
+        upstream_status: int,
+        param: str | None = None,
+        details: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, param=param, details=details)
         self.upstream_status = upstream_status
 
     def status_code(self) -> grpc.StatusCode:
@@ -159,11 +192,22 @@ class UpstreamRejected(GatewayError):
 
 
 class UpstreamFailed(GatewayError):
-    """The provider answered 5xx, or could not be reached."""
+    """The provider answered 5xx (`upstream_status`), or could not be reached (None)."""
 
     grpc_code = grpc.StatusCode.UNAVAILABLE
     http_status = 502
     reason = "upstream_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        upstream_status: int | None = None,
+        param: str | None = None,
+        details: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, param=param, details=details)
+        self.upstream_status = upstream_status
 
 
 class UpstreamTimeout(GatewayError):

@@ -50,7 +50,7 @@ def current_principal() -> Principal:
 
 def status_details(error: GatewayError) -> bytes:
     """`grpc-status-details-bin` for an error: a google.rpc.Status holding ErrorInfo."""
-    metadata = {"http_status": str(error.http_code())}
+    metadata = {**error.details, "http_status": str(error.http_code())}
     if error.param:
         metadata["param"] = error.param
     info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=metadata)

@@ -194,6 +194,34 @@ class _Children:
     errors: dict[str, Counter] = field(default_factory=dict)  # by error code
 
 
+MAX_RULE_LABELS = 1000
+"""Distinct rule ids labelled in the routing counters; more (over many reloads) read `other`."""
+
+
+@dataclass(frozen=True, slots=True)
+class RouterMetrics:
+    """What routing policies did, by rule id (labels bounded: rule ids come from config, and
+    `rules` folds any beyond its limit into `other`)."""
+
+    retries: Counter
+    fallbacks: Counter
+    cooldowns: Counter
+    refusals: Counter
+    rules: LabelValues
+
+    def retried(self, rule_id: str) -> None:
+        self.retries.labels(self.rules(rule_id)).inc()
+
+    def fell_back(self, rule_id: str) -> None:
+        self.fallbacks.labels(self.rules(rule_id)).inc()
+
+    def cooled_down(self, rule_id: str, target: str) -> None:
+        self.cooldowns.labels(self.rules(rule_id)).inc()
+
+    def blocked(self, rule_id: str) -> None:
+        self.refusals.labels(self.rules(rule_id)).inc()
+
+
 @dataclass(frozen=True, slots=True)
 class CoreMetrics:
     """All of core's metrics, registered once on `registry`."""
@@ -201,6 +229,7 @@ class CoreMetrics:
     registry: CollectorRegistry
     logs: LogMetrics
     requests: RequestMetrics
+    router: RouterMetrics
 
 
 def build_metrics(
@@ -278,4 +307,17 @@ def build_metrics(
         bounds=tuple(LabelValues(request_labels.max_values) for _ in labels),
         codes=LabelValues(request_labels.max_values),
     )
-    return CoreMetrics(registry=registry, logs=logs, requests=requests)
+    router = RouterMetrics(
+        retries=counter("routing_retries", "Retries of a target, by routing rule.", ("rule",)),
+        fallbacks=counter(
+            "routing_fallbacks", "Moves to another target after a failure, by rule.", ("rule",)
+        ),
+        cooldowns=counter(
+            "routing_cooldowns", "Targets put in cooldown after failures, by rule.", ("rule",)
+        ),
+        refusals=counter(
+            "rate_limited", "Requests refused by a rate-limit or budget rule (429).", ("rule",)
+        ),
+        rules=LabelValues(MAX_RULE_LABELS),
+    )
+    return CoreMetrics(registry=registry, logs=logs, requests=requests, router=router)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.config.loader import ConfigError, GatewayConfig
-from core.config.models import ModelConfig, ProviderAccount
+from core.config.models import ModelConfig, ProviderAccount, model_id
 from core.errors import InvalidRequest, ModelNotFound
 from core.providers.base import Provider
 
@@ -24,11 +24,14 @@ class ModelRoute:
 
 
 class ModelRegistry:
-    """Resolves model names; built once at start-up from the config."""
+    """Resolves model names; one per config snapshot (a reload builds a new one)."""
 
-    def __init__(self, routes: Mapping[str, ModelRoute], providers: list[Provider]) -> None:
+    def __init__(
+        self, routes: Mapping[str, ModelRoute], providers: Mapping[str, AccountProvider]
+    ) -> None:
         self._routes = dict(routes)
-        self._providers = providers
+        self.providers = dict(providers)
+        """Each account's provider, with the key it was built with (reused on reload)."""
 
     def resolve(self, model_id: str, *, kind: str = "chat") -> ModelRoute:
         """The route of `account/model`: ModelNotFound if unknown, InvalidRequest if wrong kind."""
@@ -50,24 +53,48 @@ class ModelRegistry:
         return [self._routes[k] for k in sorted(self._routes)]
 
     async def aclose(self) -> None:
-        await asyncio.gather(*(p.aclose() for p in self._providers))
+        await asyncio.gather(*(p.provider.aclose() for p in self.providers.values()))
+
+
+@dataclass(frozen=True, slots=True)
+class AccountProvider:
+    """A provider built for an account's exact config and key."""
+
+    account: ProviderAccount
+    api_key: str | None
+    provider: Provider
 
 
 def build_registry(
     config: GatewayConfig,
     environ: Mapping[str, str],
     build: Callable[[ProviderAccount, str | None], Provider],
+    previous: ModelRegistry | None = None,
 ) -> ModelRegistry:
-    """Creates one provider per account (inside the running loop) and indexes its models."""
+    """Indexes every account's models, creating providers (inside the running loop); an
+    account whose config and key are unchanged since `previous` keeps its provider (and its
+    warm connection pool)."""
     routes: dict[str, ModelRoute] = {}
-    providers: list[Provider] = []
+    providers: dict[str, AccountProvider] = {}
+    old = previous.providers if previous is not None else {}
     for account in config.accounts:
-        provider = build(account, resolve_api_key(account, environ))
-        providers.append(provider)
+        key = resolve_api_key(account, environ)
+        kept = old.get(account.name)
+        if kept is not None and kept.account == account and kept.api_key == key:
+            entry = kept
+        else:
+            entry = AccountProvider(account, key, build(account, key))
+        providers[account.name] = entry
         for model in account.models:
-            model_id = f"{account.name}/{model.name}"
-            routes[model_id] = ModelRoute(model_id, account, model, provider)
+            name = model_id(account.name, model.name)
+            routes[name] = ModelRoute(name, account, model, entry.provider)
     return ModelRegistry(routes, providers)
+
+
+def retired_providers(old: ModelRegistry, new: ModelRegistry) -> list[Provider]:
+    """Providers of `old` that `new` no longer uses (to close once their calls are done)."""
+    kept = {id(p.provider) for p in new.providers.values()}
+    return [p.provider for p in old.providers.values() if id(p.provider) not in kept]
 
 
 def resolve_api_key(account: ProviderAccount, environ: Mapping[str, str]) -> str | None:

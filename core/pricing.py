@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 from core.config.loader import GatewayConfig
-from core.config.models import ModelPrice
+from core.config.models import ModelPrice, model_id
 
 ModelKind = Literal["chat", "embedding"]
 
@@ -27,11 +27,15 @@ class PriceTable:
     def from_config(cls, config: GatewayConfig) -> PriceTable:
         return cls(
             {
-                (f"{account.name}/{model.name}", model.kind): model.price
+                (model_id(account.name, model.name), model.kind): model.price
                 for account in config.accounts
                 for model in account.models
             }
         )
+
+    def by_model(self) -> dict[str, ModelPrice]:
+        """Every model's price by id (ids are unique across kinds)."""
+        return {model: price for (model, _), price in self._prices.items()}
 
     def price(self, model_id: str, kind: str) -> ModelPrice | None:
         """The price of `model_id` (`account/model`) as a model of `kind`, None if unknown."""

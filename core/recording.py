@@ -32,8 +32,14 @@ class CallContext:
 
 
 class CallTrace(Protocol):
-    def routed(self, resolved_model: str, provider_account: str) -> None:
-        """The call was routed to `resolved_model` (`account/model`)."""
+    def attempt(self, target: str, provider_account: str) -> None:
+        """An attempt starts against `target` (`account/model`) of `provider_account`."""
+        ...
+
+    def attempt_done(
+        self, status: int, error_code: str, input_tokens: int, output_tokens: int, cost: float
+    ) -> None:
+        """The current attempt ended with `status` (200 when it answered), using this much."""
         ...
 
     def event(self, event: ChatEvent) -> None:
@@ -64,7 +70,10 @@ class CallRecorder(Protocol):
 
 
 class _NullTrace:
-    def routed(self, resolved_model: str, provider_account: str) -> None: ...
+    def attempt(self, target: str, provider_account: str) -> None: ...
+    def attempt_done(
+        self, status: int, error_code: str, input_tokens: int, output_tokens: int, cost: float
+    ) -> None: ...
     def event(self, event: ChatEvent) -> None: ...
     def embedded(self, response: EmbedResponse) -> None: ...
     def failed(self, error: GatewayError) -> None: ...

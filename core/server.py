@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -16,11 +18,16 @@ from core.config.models import DEFAULT_RAW_WINDOW_HOURS, ProviderAccount
 from core.identity.keys import KeyManager
 from core.interceptors import GatewayInterceptor
 from core.logs.query import MAX_LIMIT, PageBounds
-from core.models import ModelRegistry, build_registry
-from core.pipeline import ChatPipeline
+from core.metrics import RouterMetrics
 from core.providers.base import Provider
 from core.providers.factory import build_provider
 from core.recording import CallRecorder
+from core.router.counters import WindowCounters
+from core.router.limits import Limits
+from core.router.local_counters import LocalCounters
+from core.router.reload import ConfigReloader, ReloadOutcome, build_snapshot
+from core.router.router import Router
+from core.router.snapshot import LiveModelIds, SnapshotSource
 from core.servicers.keys import KeyServicer
 from core.servicers.logs import LogServicer, LogSink
 from core.servicers.metrics import MetricsServicer
@@ -53,21 +60,28 @@ class Core:
 
     server: grpc.aio.Server
     port: int
-    models: ModelRegistry
+    source: SnapshotSource
+    router: Router
     health: health.aio.HealthServicer
     auth: Authenticator
+    reloader: ConfigReloader | None = None
 
     async def start(self) -> None:
         await self.server.start()
         self.auth.start()
+        if self.reloader is not None:
+            self.reloader.start()
         for name in (*SERVICE_NAMES, ""):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     async def stop(self, grace: float) -> None:
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        if self.reloader is not None:
+            await self.reloader.stop()
+        await self.router.limits.drain()
         await self.auth.stop()
-        await self.models.aclose()
+        await self.source.current.models.aclose()
 
 
 def build_core(
@@ -84,10 +98,33 @@ def build_core(
     max_message_bytes: int = 16 * 1024 * 1024,
     environ: Mapping[str, str] | None = None,
     provider_factory: Callable[[ProviderAccount, str | None], Provider] = build_provider,
+    counters: WindowCounters | None = None,
+    router_metrics: RouterMetrics | None = None,
+    config_path: Path | None = None,
+    reload_poll_seconds: float = 1.0,
+    on_reload: Callable[[ReloadOutcome], None] = lambda outcome: None,
 ) -> Core:
-    """Creates providers (inside the running loop) and binds `address` (port 0 picks one)."""
-    models = build_registry(config, os.environ if environ is None else environ, provider_factory)
-    auth = Authenticator(store, admin_key, config.api_keys, cache_ttl_seconds=key_cache_ttl_seconds)
+    """Creates providers (inside the running loop) and binds `address` (port 0 picks one).
+
+    `counters` keep rate limits and budgets (in-process ones by default; a shared store's
+    for exact limits across instances). With `config_path`, changes to that file are
+    applied without a restart.
+    """
+    env = os.environ if environ is None else environ
+    source = SnapshotSource(
+        build_snapshot(
+            config,
+            environ=env,
+            provider_factory=provider_factory,
+            source=str(config_path) if config_path is not None else "<config>",
+        )
+    )
+    auth = Authenticator(
+        store,
+        admin_key,
+        lambda: source.current.config_keys,
+        cache_ttl_seconds=key_cache_ttl_seconds,
+    )
     server = grpc.aio.server(
         interceptors=[GatewayInterceptor(auth)],
         options=[
@@ -96,10 +133,18 @@ def build_core(
             ("grpc.so_reuseport", 0),
         ],
     )
-    route_service_pb2_grpc.add_RouteServiceServicer_to_server(
-        RouteServicer(ChatPipeline(models), models, recorder), server
+    limits = Limits(
+        counters or LocalCounters(),
+        now_ms=lambda: time.time_ns() // 1_000_000,
+        on_blocked=(lambda rule: router_metrics.blocked(rule.id))
+        if router_metrics
+        else (lambda rule: None),
     )
-    keys = KeyManager(store, [r.id for r in models.routes()], on_change=auth.forget)
+    router = Router(source, limits, events=router_metrics)
+    route_service_pb2_grpc.add_RouteServiceServicer_to_server(
+        RouteServicer(router, source, recorder), server
+    )
+    keys = KeyManager(store, LiveModelIds(source), on_change=auth.forget)
     key_service_pb2_grpc.add_KeyServiceServicer_to_server(KeyServicer(keys), server)
     # LogService.Log writes through the log pipeline when given one, else straight to the store.
     logs = LogServicer(store, sink=log_sink, bounds=PageBounds(max_limit=max_log_page_size))
@@ -122,4 +167,22 @@ def build_core(
         server,
     )
     port = server.add_insecure_port(address)
-    return Core(server=server, port=port, models=models, health=health_servicer, auth=auth)
+    reloader = None
+    if config_path is not None:
+        reloader = ConfigReloader(
+            config_path,
+            source,
+            environ=env,
+            provider_factory=provider_factory,
+            poll_seconds=reload_poll_seconds,
+            on_reload=on_reload,
+        )
+    return Core(
+        server=server,
+        port=port,
+        source=source,
+        router=router,
+        health=health_servicer,
+        auth=auth,
+        reloader=reloader,
+    )

@@ -8,6 +8,7 @@ validation) and anything unexpected use the same envelope.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "error_response",
     "error_type",
     "gateway_error_body",
+    "gateway_error_headers",
     "install_error_handlers",
 ]
 
@@ -37,6 +39,7 @@ _TYPE_BY_STATUS = {
     504: "timeout_error",
 }
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+_HEADER_PREFIXES = ("x-ratelimit-", "x-tfy-")
 _LOCATIONS = ("body", "query", "path", "header", "cookie")
 
 
@@ -101,12 +104,22 @@ def error_response(
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
+def gateway_error_headers(err: GatewayError) -> dict[str, str]:
+    """HTTP headers of an error core reported: `Retry-After`, and every detail named like a
+    header (`x-ratelimit-*`), so limits read the same as OpenAI's."""
+    headers = {k: v for k, v in err.metadata.items() if k.startswith(_HEADER_PREFIXES)}
+    try:
+        retry_after = float(err.metadata.get("retry_after_seconds", ""))
+    except ValueError:
+        return headers
+    # Retry-After is whole seconds (RFC 9110); round a fractional wait up, never down.
+    headers["retry-after"] = str(max(math.ceil(retry_after), 0))
+    return headers
+
+
 async def _on_gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
-    headers = None
-    retry_after = exc.metadata.get("retry_after_seconds")
-    if retry_after:
-        headers = {"retry-after": retry_after}
+    headers = gateway_error_headers(exc) or None
     return error_response(
         exc.http_status, exc.message, code=exc.reason, param=exc.param, headers=headers
     )

@@ -19,8 +19,9 @@ from core.config.loader import GatewayConfig
 from core.config.settings import Settings
 from core.logs import RequestLogs, build_request_logs
 from core.metrics import RequestLabels, build_metrics
+from core.router.counters import WindowCounters
 from core.server import build_core
-from core.store.factory import open_store
+from core.store.factory import open_counters, open_store
 from core.usage.rollup import Rollups
 from facade.app import create_app
 from facade.http_metrics import HttpMetrics, instrument
@@ -67,6 +68,7 @@ async def serve(
     core = None
     store = None
     logs: RequestLogs | None = None
+    counters: WindowCounters | None = None
     registry: CollectorRegistry | None = None
     grpc_target = settings.core_target
     if run_core:
@@ -81,6 +83,10 @@ async def serve(
         await store.open()
         registry = CollectorRegistry()
         try:
+            counters = open_counters(
+                uri=settings.store_uri, data_dir=settings.data_dir, shared=settings.shared_limits
+            )
+            await counters.open()
             # Replays a journal a previous run left, in the background, before any new record.
             metrics = build_metrics(registry, RequestLabels.from_config(config.metrics))
             logs = build_request_logs(store, config, settings, metrics)
@@ -95,11 +101,17 @@ async def serve(
                 log_sink=logs.pipeline.submit,
                 rollups=rollups,
                 max_message_bytes=settings.grpc_max_message_bytes,
+                counters=counters,
+                router_metrics=metrics.router,
+                config_path=settings.config if settings.config_reload_seconds > 0 else None,
+                reload_poll_seconds=settings.config_reload_seconds,
             )
             await core.start()
         except BaseException:
             if logs is not None:
                 await logs.stop()
+            if counters is not None:
+                await counters.aclose()
             await store.close()
             raise
         grpc_target = f"{settings.host}:{core.port}"
@@ -125,6 +137,8 @@ async def serve(
         if logs is not None:
             # After in-flight calls ended: their records are queued; write them, or journal them.
             await logs.stop()
+        if counters is not None:
+            await counters.aclose()
         if store is not None:
             await store.close()
         if metrics_server is not None:

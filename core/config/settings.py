@@ -45,5 +45,13 @@ class Settings(BaseSettings):
     in the journal (under the data dir) for the next start."""
     log_retention_days: float = Field(default=30.0, ge=0)
     """Log records older than this are deleted in the background; 0 keeps them forever."""
+    shared_limits: bool = False
+    """Keep rate-limit and budget counters in `data_dir/limits.db` (GATEWAY_SHARED_LIMITS), so
+    several gateway processes on this host sharing the data dir admit exactly `limit_to`
+    together; unset, an SQLite gateway counts in memory (exact for this one process, and
+    cheaper). With MongoDB (`store_uri`) counters are always kept in the store, shared."""
+    config_reload_seconds: float = Field(default=1.0, ge=0)
+    """How often the config file is checked for changes (GATEWAY_CONFIG_RELOAD_SECONDS); a
+    valid change applies to new requests without a restart; 0 turns reloading off."""
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     """Serves Prometheus metrics on this port (GATEWAY_METRICS_PORT); `serve` also has /metrics."""

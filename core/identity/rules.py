@@ -6,6 +6,7 @@ import re
 from collections.abc import Collection, Iterable
 
 from core.config.loader import GatewayConfig
+from core.config.models import model_id
 from core.errors import InvalidRequest
 
 # Plausible, not RFC 5322: one `@`, no spaces, a dot in the domain.
@@ -16,7 +17,7 @@ SUBJECT_FORMS = "`user:<email>` or `virtualaccount:<name>`"
 
 def configured_models(config: GatewayConfig) -> frozenset[str]:
     """Every `account/model` the config declares."""
-    return frozenset(f"{a.name}/{m.name}" for a in config.accounts for m in a.models)
+    return frozenset(model_id(a.name, m.name) for a in config.accounts for m in a.models)
 
 
 def normalize_subject(subject: str) -> str:

@@ -39,6 +39,9 @@ def record_to_entry(record: LogRecord) -> log_pb2.LogEntry:
                 http_status=a.http_status,
                 error_reason=a.error_code,
                 latency=duration_from_ms(a.latency_ms),
+                input_tokens=a.input_tokens,
+                output_tokens=a.output_tokens,
+                cost=a.cost,
             )
             for a in record.attempts
         ],
@@ -93,6 +96,9 @@ def entry_to_record(entry: log_pb2.LogEntry) -> LogRecord:
                 http_status=a.http_status,
                 error_code=a.error_reason,
                 latency_ms=ms_from_duration(a.latency),
+                input_tokens=a.input_tokens,
+                output_tokens=a.output_tokens,
+                cost=a.cost,
             )
             for a in entry.attempts
         ),

@@ -11,7 +11,6 @@ from core.logs.pipeline import LogPipeline
 from core.logs.retention import Retention
 from core.logs.trace import LogRecorder
 from core.metrics import CoreMetrics
-from core.pricing import PriceTable
 from core.store.base import Store
 
 JOURNAL_DIR = "journal"
@@ -54,7 +53,7 @@ def build_request_logs(
         retention = Retention(store, max_age_days=settings.log_retention_days)
     return RequestLogs(
         pipeline=pipeline,
-        recorder=LogRecorder(pipeline.submit, PriceTable.from_config(config), metrics.requests),
+        recorder=LogRecorder(pipeline.submit, metrics.requests),
         retention=retention,
         drain_seconds=settings.log_drain_seconds,
     )

@@ -1,7 +1,9 @@
 """The CallRecorder that logs: each call's trace becomes exactly one LogRecord.
 
 On the request path a trace only keeps references and timestamps; `build()`, which turns the
-protos into JSON bodies and prices the usage, runs later in the log writer.
+protos into JSON bodies, runs later in the log writer. Tokens and cost are the sums over the
+call's attempts, as the router reported and priced them (a failed attempt the provider
+billed counts too).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from core.errors import GatewayError
 from core.logs.pipeline import Deferred
 from core.metadata import LOG_REQUEST_KEY
 from core.metrics import RequestMetrics
-from core.pricing import PriceTable
 from core.providers.assembler import StreamAssembler
 from core.providers.base import ChatEvent
 from core.recording import CallContext, CallTrace
@@ -39,7 +40,6 @@ class LogRecorder:
     """Hands each finished call to `submit` (the pipeline's, which never blocks or raises)."""
 
     submit: Callable[[Deferred], None]
-    prices: PriceTable
     metrics: RequestMetrics | None = None
 
     def chat(self, context: CallContext, params: ChatParams) -> CallTrace:
@@ -54,14 +54,19 @@ class CallLog:
 
     __slots__ = (
         "_answered_ns",
+        "_attempt_ns",
+        "_attempts",
         "_cancelled",
         "_context",
+        "_cost",
         "_deltas",
         "_embed_request",
         "_embedded",
         "_end_ns",
         "_error",
         "_first_ns",
+        "_input_tokens",
+        "_output_tokens",
         "_params",
         "_provider_account",
         "_recorder",
@@ -92,12 +97,39 @@ class CallLog:
         self._deltas: list[ChatDelta] = []
         self._error: GatewayError | None = None
         self._cancelled = False
+        self._attempts: list[Attempt] = []
+        self._attempt_ns = 0
+        # Summed over every attempt, as the router priced them.
+        self._input_tokens = 0
+        self._output_tokens = 0
+        self._cost = 0.0
 
     # --- CallTrace: cheap, on the request path
-    def routed(self, resolved_model: str, provider_account: str) -> None:
-        self._resolved_model = resolved_model
+    def attempt(self, target: str, provider_account: str) -> None:
+        self._resolved_model = target
         self._provider_account = provider_account
-        self._routed_ns = time.perf_counter_ns()
+        self._attempt_ns = time.perf_counter_ns()
+        if not self._routed_ns:
+            self._routed_ns = self._attempt_ns
+
+    def attempt_done(
+        self, status: int, error_code: str, input_tokens: int, output_tokens: int, cost: float
+    ) -> None:
+        latency_ms = (time.perf_counter_ns() - self._attempt_ns) / 1e6
+        self._attempts.append(
+            Attempt(
+                self._resolved_model,
+                status,
+                error_code,
+                latency_ms,
+                input_tokens,
+                output_tokens,
+                cost,
+            )
+        )
+        self._input_tokens += input_tokens
+        self._output_tokens += output_tokens
+        self._cost += cost
 
     def event(self, event: ChatEvent) -> None:
         if not self._first_ns:
@@ -131,8 +163,7 @@ class CallLog:
     def build(self) -> LogRecord:
         context = self._context
         ok = self._error is None and not self._cancelled
-        usage = self._usage()
-        cost = self._cost(usage)
+        input_tokens, output_tokens, cost = self._input_tokens, self._output_tokens, self._cost
         status = "success" if ok else "error"
         http_status, error_code, error_message = self._outcome()
         latency_ms = (self._end_ns - context.started_ns) / 1e6
@@ -152,12 +183,12 @@ class CallLog:
             stream=context.stream,
             latency_ms=latency_ms,
             metadata=context.metadata,
-            attempts=self._attempts(http_status, error_code),
+            attempts=tuple(self._attempts),
             error_code=error_code,
             error_message=error_message,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            total_tokens=usage.total_tokens,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            total_tokens=input_tokens + output_tokens,
             cost=cost,
             ttft_ms=(self._first_ns - context.started_ns) / 1e6
             if context.stream and self._first_ns
@@ -182,31 +213,12 @@ class CallLog:
             return self._params.model
         return self._embed_request.model if self._embed_request is not None else ""
 
-    def _usage(self) -> Usage:
-        if self._result is not None:
-            return self._result.usage
-        if self._embedded is not None:
-            return self._embedded.usage
-        return Usage()
-
-    def _cost(self, usage: Usage) -> float:
-        kind = "chat" if self._params is not None else "embedding"
-        return self._recorder.prices.cost(
-            self._resolved_model, kind, usage.input_tokens, usage.output_tokens
-        )
-
     def _outcome(self) -> tuple[int, str, str]:
         if self._error is not None:
             return self._error.http_code(), self._error.reason, self._error.message
         if self._cancelled:
             return CANCELLED_HTTP_STATUS, CANCELLED, "the caller cancelled the request"
         return 200, "", ""
-
-    def _attempts(self, http_status: int, error_code: str) -> tuple[Attempt, ...]:
-        if not self._resolved_model:
-            return ()
-        latency_ms = (self._end_ns - (self._routed_ns or self._context.started_ns)) / 1e6
-        return (Attempt(self._resolved_model, http_status, error_code, latency_ms),)
 
     def _bodies(self) -> tuple[str | None, str | None]:
         if self._context.metadata.get(LOG_REQUEST_KEY) == "false":

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 from codec import embed_request_to_json
-from core.config.models import ProviderAccount
+from core.config.models import ProviderAccount, model_id
 from core.providers.base import ChatCall, ChatEvent
 from core.providers.openai import openai_chat, openai_embed
 from core.providers.transport import HttpUpstream, Upstream
@@ -46,7 +46,7 @@ class AzureOpenAIProvider:
         body = embed_request_to_json(request)
         body.pop("model", None)
         path = self._path(model, "embeddings")
-        return await openai_embed(self._upstream, path, body, f"{self._account}/{model}")
+        return await openai_embed(self._upstream, path, body, model_id(self._account, model))
 
     async def aclose(self) -> None:
         await self._upstream.aclose()

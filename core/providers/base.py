@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from core.config.models import model_id
 from gateway.v1.chat_pb2 import ChatDelta, ChatParams, ChatResult
 from gateway.v1.route_service_pb2 import EmbedRequest, EmbedResponse
 
@@ -29,7 +30,7 @@ class ChatCall:
     @property
     def label(self) -> str:
         """`account/model`, used in error messages."""
-        return f"{self.account}/{self.model}"
+        return model_id(self.account, self.model)
 
 
 class Provider(Protocol):

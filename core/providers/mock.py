@@ -2,9 +2,11 @@
 
 Failures are asked for per request with an extra body field, which the gateway passes through
 like any unmodeled field (`extra_body={"mock": {...}}` in the OpenAI SDK):
-`{"status": 503, "message": "..."}` answers as a provider would with that status,
-`{"timeout": true}` stalls until the account's timeout, `{"cut_after": N}` cuts a stream
-after N deltas, `{"latency_ms": N}` overrides the account's latency.
+`{"status": 503, "message": "..."}` answers as a provider would with that status (with
+`"retry_after": seconds`, as if it sent `Retry-After`), `{"timeout": true}` stalls until the
+account's timeout, `{"cut_after": N}` cuts a stream after N deltas, `{"latency_ms": N}`
+overrides the account's latency. `{"accounts": {"<account>": {...}}}` applies faults to one
+account only (over the others), so a routing test can fail one target and not the next.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 from google.protobuf.struct_pb2 import Struct
 
 from codec import struct_to_dict
-from core.config.models import ProviderAccount
+from core.config.models import ProviderAccount, model_id
 from core.errors import UpstreamFailed, UpstreamRejected, UpstreamStreamCut, UpstreamTimeout
 from core.providers.base import ChatCall, ChatEvent
 from gateway.v1.chat_pb2 import (
@@ -52,7 +54,7 @@ class MockProvider:
         self._options = account.mock
 
     async def chat(self, call: ChatCall) -> AsyncIterator[ChatEvent]:
-        faults = _faults(call.params.extras)
+        faults = _faults(call.params.extras, self._account.name)
         await self._pause(faults.get("latency_ms", self._options.latency_ms))
         await self._maybe_fail(call.label, faults)
         message, finish = _answer(call.params, self._options.output_tokens)
@@ -70,6 +72,8 @@ class MockProvider:
         )
 
     async def embed(self, request: EmbedRequest, model: str) -> EmbedResponse:
+        faults = _faults(request.extras, self._account.name)
+        await self._maybe_fail(model_id(self._account.name, model), faults)
         dimensions = request.dimensions if request.HasField("dimensions") else EMBEDDING_DIMENSIONS
         embeddings = [
             Embedding(index=i, values=_vector(text, dimensions))
@@ -94,18 +98,34 @@ class MockProvider:
             return
         status = int(status)
         message = str(faults.get("message", "simulated failure"))
+        retry_after = faults.get("retry_after")
+        details = {"retry_after_seconds": f"{float(retry_after):g}"} if retry_after else None
         if 400 <= status < 500:
             raise UpstreamRejected(
-                f"{label}: provider answered {status}: {message}", upstream_status=status
+                f"{label}: provider answered {status}: {message}",
+                upstream_status=status,
+                details=details,
             )
-        raise UpstreamFailed(f"{label}: provider answered {status}: {message}")
+        raise UpstreamFailed(
+            f"{label}: provider answered {status}: {message}",
+            upstream_status=status,
+            details=details,
+        )
 
 
-def _faults(extras: Struct) -> Mapping[str, Any]:
+def _faults(extras: Struct, account: str) -> Mapping[str, Any]:
     if "mock" not in extras:
         return {}
     value = extras["mock"]
-    return dict(value.items()) if isinstance(value, Struct) else {}
+    if not isinstance(value, Struct):
+        return {}
+    faults = dict(value.items())
+    accounts = faults.pop("accounts", None)
+    if isinstance(accounts, Struct) and account in accounts:
+        own = accounts[account]
+        if isinstance(own, Struct):
+            faults.update(own.items())
+    return faults
 
 
 def _answer(

@@ -17,7 +17,7 @@ from codec import (
     embed_response_from_json,
     parse_chunk_json,
 )
-from core.config.models import ProviderAccount
+from core.config.models import ProviderAccount, model_id
 from core.errors import UpstreamFailed, UpstreamStreamCut
 from core.providers.assembler import StreamAssembler
 from core.providers.base import ChatCall, ChatEvent
@@ -153,7 +153,9 @@ class OpenAIProvider:
     async def embed(self, request: EmbedRequest, model: str) -> EmbedResponse:
         body = embed_request_to_json(request)
         body["model"] = model
-        return await openai_embed(self._upstream, "/embeddings", body, f"{self._account}/{model}")
+        return await openai_embed(
+            self._upstream, "/embeddings", body, model_id(self._account, model)
+        )
 
     async def aclose(self) -> None:
         await self._upstream.aclose()

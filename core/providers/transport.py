@@ -117,14 +117,43 @@ def transport_error(
 
 
 def status_error(
-    status: int, body: bytes, *, label: str, secrets: Sequence[str] = ()
+    status: int,
+    body: bytes,
+    *,
+    label: str,
+    secrets: Sequence[str] = (),
+    headers: Mapping[str, str] | None = None,
 ) -> GatewayError:
-    """The gateway error for a non-2xx upstream answer, quoting the provider's own message."""
+    """The gateway error for a non-2xx upstream answer, quoting the provider's own message.
+
+    A `Retry-After` (or `retry-after-ms`) the provider sent travels as `retry_after_seconds`,
+    so retries and cooldowns wait as long as the provider asked, and callers learn it too.
+    """
     message = _redact(_provider_message(body), secrets)
     text = f"{label}: upstream answered HTTP {status}: {message}"
+    retry_after = _retry_after_seconds(headers) if headers is not None else None
+    details = {"retry_after_seconds": retry_after} if retry_after is not None else None
     if 400 <= status < 500:
-        return UpstreamRejected(text, upstream_status=status)
-    return UpstreamFailed(text)
+        return UpstreamRejected(text, upstream_status=status, details=details)
+    return UpstreamFailed(text, upstream_status=status, details=details)
+
+
+_MAX_RETRY_AFTER_SECONDS = 3600.0
+
+
+def _retry_after_seconds(headers: Mapping[str, str]) -> str | None:
+    # Seconds as a decimal string; HTTP-date forms are rare from LLM APIs and are ignored.
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        try:
+            seconds = float(raw) * scale
+        except ValueError:
+            continue
+        if 0 <= seconds <= _MAX_RETRY_AFTER_SECONDS:
+            return f"{seconds:g}"
+    return None
 
 
 def _provider_message(body: bytes) -> str:
@@ -196,7 +225,11 @@ class HttpUpstream:
             raise self._failure(exc, label, mid_stream=False) from exc
         if not 200 <= response.status_code < 300:
             raise status_error(
-                response.status_code, response.content, label=label, secrets=self._secrets
+                response.status_code,
+                response.content,
+                label=label,
+                secrets=self._secrets,
+                headers=response.headers,
             )
         try:
             return orjson.loads(response.content)
@@ -230,7 +263,11 @@ class HttpUpstream:
                 except Exception as exc:
                     raise self._failure(exc, label, mid_stream=False) from exc
                 raise status_error(
-                    response.status_code, error_body, label=label, secrets=self._secrets
+                    response.status_code,
+                    error_body,
+                    label=label,
+                    secrets=self._secrets,
+                    headers=response.headers,
                 )
             yield _SseReader(chunks, lambda exc: self._failure(exc, label, mid_stream=True))
             # The caller stops at the final event ([DONE], message_stop); the body's last

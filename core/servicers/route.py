@@ -1,4 +1,4 @@
-"""RouteService: chat (unary and streaming), models, embeddings."""
+"""RouteService: chat (unary and streaming), models, embeddings, all through the router."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ from typing import Any
 
 import grpc
 
-from core.access import ensure_model_allowed
 from core.errors import GatewayError, InternalError
 from core.ids import new_id
 from core.interceptors import current_principal, current_request_id, request_id_from_caller
 from core.metadata import from_call as metadata_from_call
-from core.models import ModelRegistry
-from core.pipeline import ChatPipeline, ChatRun
 from core.recording import CallContext, CallRecorder, CallTrace, NullRecorder
+from core.router.router import Router
+from core.router.snapshot import SnapshotSource
 from gateway.v1 import route_service_pb2 as pb, route_service_pb2_grpc as pb_grpc
 from gateway.v1.chat_pb2 import ChatResult
 
@@ -26,26 +25,25 @@ _KINDS = {"chat": pb.MODEL_KIND_CHAT, "embedding": pb.MODEL_KIND_EMBEDDING}
 
 
 class RouteServicer(pb_grpc.RouteServiceServicer):
-    """Serves RouteService from one pipeline; every call is reported to the recorder."""
+    """Serves RouteService through one router; every call is reported to the recorder."""
 
     def __init__(
         self,
-        pipeline: ChatPipeline,
-        models: ModelRegistry,
+        router: Router,
+        source: SnapshotSource,
         recorder: CallRecorder | None = None,
     ) -> None:
-        self._pipeline = pipeline
-        self._models = models
+        self._router = router
+        self._source = source
         self._recorder = recorder or NullRecorder()
 
     async def Route(self, request: pb.RouteRequest, context: Context) -> pb.RouteResponse:
         call = _call_context(request.metadata, context, stream=False)
         trace = self._recorder.chat(call, request.params)
         try:
-            run = self._pipeline.start(
-                request.params, request_id=call.request_id, stream=False, principal=call.principal
+            run = await self._router.start_chat(
+                request.params, call, trace, stream=False, deadline=_deadline(context)
             )
-            trace.routed(run.resolved_model, run.provider_account)
             result: ChatResult | None = None
             async for event in run.events:
                 trace.event(event)
@@ -53,7 +51,7 @@ class RouteServicer(pb_grpc.RouteServiceServicer):
                     result = event
             if result is None:
                 raise InternalError(f"{run.resolved_model}: provider returned no result")
-            await context.send_initial_metadata(_headers(run))
+            await context.send_initial_metadata(_with_request_id(run.headers()))
             return pb.RouteResponse(result=result)
         except BaseException as error:
             _report(trace, error)
@@ -67,16 +65,16 @@ class RouteServicer(pb_grpc.RouteServiceServicer):
         call = _call_context(request.metadata, context, stream=True)
         trace = self._recorder.chat(call, request.params)
         try:
-            run = self._pipeline.start(
-                request.params, request_id=call.request_id, stream=True, principal=call.principal
+            run = await self._router.start_chat(
+                request.params, call, trace, stream=True, deadline=_deadline(context)
             )
-            trace.routed(run.resolved_model, run.provider_account)
             events = run.events
             try:
-                # Headers go out only once the provider has answered, so an early failure is a
-                # plain error status (an HTTP error for facade callers), not a broken stream.
+                # Headers go out only once the answer is committed (its first event), so a
+                # failure before it (after every retry and fallback) is a plain error status
+                # (an HTTP error for facade callers), never a broken stream.
                 event = await anext(events, None)
-                await context.send_initial_metadata(_headers(run))
+                await context.send_initial_metadata(_with_request_id(run.headers()))
                 while event is not None:
                     trace.event(event)
                     if isinstance(event, ChatResult):
@@ -105,7 +103,7 @@ class RouteServicer(pb_grpc.RouteServiceServicer):
                     provider=r.account.provider,
                     kind=_KINDS[r.model.kind],
                 )
-                for r in self._models.routes()
+                for r in self._source.current.models.routes()
                 if not principal.models or r.id in principal.models
             ]
         )
@@ -114,16 +112,9 @@ class RouteServicer(pb_grpc.RouteServiceServicer):
         call = _call_context(request.metadata, context, stream=False)
         trace = self._recorder.embed(call, request)
         try:
-            ensure_model_allowed(call.principal, request.model)
-            route = self._models.resolve(request.model, kind="embedding")
-            trace.routed(route.id, route.account.name)
-            response = await route.provider.embed(request, route.model.name)
-            response.model = route.id
-            trace.embedded(response)
-            await context.send_initial_metadata(
-                (("x-request-id", current_request_id()), ("x-tfy-resolved-model", route.id))
-            )
-            return response
+            outcome = await self._router.embed(request, call, trace, deadline=_deadline(context))
+            await context.send_initial_metadata(_with_request_id(outcome.headers))
+            return outcome.response
         except BaseException as error:
             _report(trace, error)
             raise
@@ -145,6 +136,11 @@ def _call_context(metadata: Mapping[str, str], context: Context, *, stream: bool
     )
 
 
+def _deadline(context: Context) -> float | None:
+    remaining = context.time_remaining()
+    return None if remaining is None else time.monotonic() + remaining
+
+
 def _report(trace: CallTrace, error: BaseException) -> None:
     if isinstance(error, GatewayError):
         trace.failed(error)
@@ -154,5 +150,5 @@ def _report(trace: CallTrace, error: BaseException) -> None:
         trace.failed(InternalError("internal error"))
 
 
-def _headers(run: ChatRun) -> tuple[tuple[str, str], ...]:
-    return (("x-request-id", current_request_id()), ("x-tfy-resolved-model", run.resolved_model))
+def _with_request_id(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    return (("x-request-id", current_request_id()), *headers)

@@ -72,6 +72,10 @@ class Attempt:
     http_status: int
     error_code: str
     latency_ms: float
+    # What the provider reported (or, for an attempt it billed without reporting, estimated).
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

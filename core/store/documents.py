@@ -54,6 +54,9 @@ def log_document(r: LogRecord) -> Document:
                 "http_status": a.http_status,
                 "error_code": a.error_code,
                 "latency_ms": a.latency_ms,
+                "input_tokens": a.input_tokens,
+                "output_tokens": a.output_tokens,
+                "cost": a.cost,
             }
             for a in r.attempts
         ],

@@ -231,7 +231,18 @@ def dumps(value: object) -> str:
 
 def log_row(r: LogRecord) -> tuple[Any, ...]:
     """The `logs` row of a record, in LOG_COLUMNS order."""
-    attempts = [[a.model, a.http_status, a.error_code, a.latency_ms] for a in r.attempts]
+    attempts = [
+        [
+            a.model,
+            a.http_status,
+            a.error_code,
+            a.latency_ms,
+            a.input_tokens,
+            a.output_tokens,
+            a.cost,
+        ]
+        for a in r.attempts
+    ]
     return (
         r.id,
         r.created_at,

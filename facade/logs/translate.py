@@ -117,6 +117,9 @@ def entry_to_json(entry: log_pb2.LogEntry) -> dict[str, Any]:
                 "http_status": a.http_status,
                 "error_code": a.error_reason or None,
                 "latency_ms": _ms(a.latency),
+                "input_tokens": a.input_tokens,
+                "output_tokens": a.output_tokens,
+                "cost": a.cost,
             }
             for a in entry.attempts
         ],

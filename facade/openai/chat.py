@@ -16,6 +16,7 @@ from codec import (
     finish_chunks_to_json,
     usage_chunk_to_json,
 )
+from facade.disconnect import CLIENT_CLOSED, until_disconnected
 from facade.errors import FacadeError, error_body, gateway_error_body
 from facade.inputs import caller_context, read_json_object
 from facade.openai.sse import DONE, EventStreamResponse, event
@@ -39,17 +40,23 @@ async def create_chat_completion(request: Request) -> Response:
     streaming, include_usage = _stream_options(body)
     client = client_of(request)
     if not streaming:
-        answer = await client.route(
-            params,
-            metadata_json=caller.metadata_json,
-            api_key=caller.api_key,
-            request_id=caller.request_id,
-            timeout=settings.request_timeout_seconds,
+        answer = await until_disconnected(
+            request,
+            client.route(
+                params,
+                metadata_json=caller.metadata_json,
+                api_key=caller.api_key,
+                request_id=caller.request_id,
+                timeout=settings.request_timeout_seconds,
+            ),
         )
+        if answer is None:
+            return Response(status_code=CLIENT_CLOSED)
         return Response(
             orjson.dumps(chat_result_to_json(answer.result)),
             media_type="application/json",
             headers={
+                **answer.headers,
                 "x-tfy-resolved-model": answer.resolved_model,
                 "x-request-id": answer.request_id,
             },
@@ -76,6 +83,7 @@ async def create_chat_completion(request: Request) -> Response:
             include_usage=include_usage,
         ),
         headers={
+            **info.headers,
             "x-tfy-resolved-model": info.resolved_model,
             "x-request-id": info.request_id,
             "cache-control": "no-cache",

@@ -6,6 +6,7 @@ import orjson
 from fastapi import Request, Response
 
 from codec import embed_request_from_json, embed_response_to_json
+from facade.disconnect import CLIENT_CLOSED, until_disconnected
 from facade.errors import FacadeError
 from facade.inputs import caller_context, read_json_object
 from facade.state import client_of, settings_of
@@ -32,14 +33,20 @@ async def create_embeddings(request: Request) -> Response:
         )
     # Kept in the request's extras too; core always asks the provider for floats.
     embed_request = embed_request_from_json(body)
-    response = await client_of(request).embed(
-        embed_request,
-        metadata_json=caller.metadata_json,
-        api_key=caller.api_key,
-        request_id=caller.request_id,
-        timeout=settings.request_timeout_seconds,
+    answer = await until_disconnected(
+        request,
+        client_of(request).embed_call(
+            embed_request,
+            metadata_json=caller.metadata_json,
+            api_key=caller.api_key,
+            request_id=caller.request_id,
+            timeout=settings.request_timeout_seconds,
+        ),
     )
+    if answer is None:
+        return Response(status_code=CLIENT_CLOSED)
     return Response(
-        orjson.dumps(embed_response_to_json(response, encoding_format=encoding_format)),
+        orjson.dumps(embed_response_to_json(answer.response, encoding_format=encoding_format)),
         media_type="application/json",
+        headers={**answer.headers, "x-request-id": answer.request_id},
     )

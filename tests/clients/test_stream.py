@@ -32,7 +32,11 @@ async def test_start_then_iterate_deltas_and_one_result(
     async with client.stream_route(_params(), metadata={"k": "v"}, request_id="abc") as stream:
         assert stream.info is None
         info = await stream.start()
-        assert info == StreamInfo(request_id="abc", resolved_model="mock-main/echo")
+        assert info == StreamInfo(
+            request_id="abc",
+            resolved_model="mock-main/echo",
+            headers={"x-tfy-resolved-model": "mock-main/echo"},
+        )
         assert await stream.start() is info
         assert stream.info is info
         events = await _drain(stream)

@@ -54,7 +54,7 @@ provider: openai
 base_url: {fake.base_url}/v1
 api_key_file: {key_file}
 timeout_seconds: 30
-models: [{{name: hold-4}}]
+models: [{{name: hold-4}}, {{name: unary-hangup-slow-20000}}]
 ---
 name: claude-hold
 type: provider-account

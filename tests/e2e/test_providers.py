@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 
+import httpx
 import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
@@ -279,3 +280,23 @@ async def test_grpc_client_reaches_every_family(
                 )
             )
         assert raised.value.http_status == 502
+
+
+async def test_an_http_caller_hanging_up_cancels_the_upstream_call(
+    upstream_gateway: RunningGateway, fake_upstream: FakeUpstream
+) -> None:
+    model = "unary-hangup-slow-20000"
+    async with httpx.AsyncClient(base_url=upstream_gateway.openai_base_url) as http:
+        call = asyncio.create_task(
+            http.post(
+                "/chat/completions",
+                json={
+                    "model": f"oai-hold/{model}",
+                    "messages": [{"role": "user", "content": "hi"}],
+                },
+                headers={"authorization": f"Bearer {upstream_gateway.admin_key}"},
+            )
+        )
+        assert await fake_upstream.received(model)
+        call.cancel()
+    assert await fake_upstream.disconnected(model)

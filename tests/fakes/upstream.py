@@ -23,6 +23,7 @@ from tests.fakes import anthropic_wire, openai_wire
 from tests.fakes.script import ServerState
 
 _START_TIMEOUT = 10.0
+_WAIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,17 @@ class FakeUpstream:
         """Blocks until `client_disconnects(model) >= count`; async code uses `disconnected`."""
         with self._lock:
             return self._lock.wait_for(lambda: self.client_disconnects(model) >= count, timeout)
+
+    async def received(self, model: str, count: int = 1) -> bool:
+        """Waits, without blocking the caller's loop, until `count` requests for `model` came."""
+
+        def wait() -> bool:
+            with self._lock:
+                return self._lock.wait_for(
+                    lambda: len(self.requests_for(model)) >= count, _WAIT_SECONDS
+                )
+
+        return await asyncio.to_thread(wait)
 
     async def disconnected(self, model: str, count: int = 1) -> bool:
         """Waits, without blocking the caller's loop, until `client_disconnects(model) >= count`."""
@@ -157,6 +169,7 @@ class FakeUpstream:
             )
             with self._lock:
                 self._requests.append(recorded)
+                self._lock.notify_all()
             try:
                 return await handler(request)
             except asyncio.CancelledError:

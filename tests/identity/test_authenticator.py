@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.auth import INVALID_KEY, MISSING_KEY, Authenticator, key_digest
+from core.auth import INVALID_KEY, MISSING_KEY, Authenticator, config_principals, key_digest
 from core.config.models import ApiKeyEntry
 from core.errors import Unauthenticated
 from core.identity.keys import KeyManager, new_key_id, new_secret
@@ -21,7 +21,9 @@ def make_auth(
     store: CountingStore, clock: FakeClock, ttl: float = 5.0, **kw: object
 ) -> Authenticator:
     entry = ApiKeyEntry(id="cfg", subject="virtualaccount:bot", sha256=key_digest(CONFIG_KEY))
-    return Authenticator(store, ADMIN, [entry], cache_ttl_seconds=ttl, clock=clock, **kw)  # type: ignore[arg-type]
+    return Authenticator(
+        store, ADMIN, lambda: config_principals([entry]), cache_ttl_seconds=ttl, clock=clock, **kw
+    )  # type: ignore[arg-type]
 
 
 def bearer(secret: str) -> str:

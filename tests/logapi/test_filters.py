@@ -249,7 +249,15 @@ async def test_record_shape(admin_http: httpx.AsyncClient) -> None:
         "ttft_ms": r.ttft_ms,
         "upstream_latency_ms": r.upstream_ms,
         "attempts": [
-            {"model": r.resolved_model, "http_status": 200, "error_code": None, "latency_ms": 82.0}
+            {
+                "model": r.resolved_model,
+                "http_status": 200,
+                "error_code": None,
+                "latency_ms": 82.0,
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "cost": 0.0,
+            }
         ],
         "request": None if r.request_body is None else orjson.loads(r.request_body),
         "response": None if r.response_body is None else orjson.loads(r.response_body),

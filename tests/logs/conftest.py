@@ -19,7 +19,6 @@ from core.config.loader import parse_config
 from core.logs import Journal, LogPipeline, LogRecorder
 from core.logs.pipeline import Item
 from core.metrics import CoreMetrics, build_metrics
-from core.pricing import PriceTable
 from core.server import build_core
 from core.store.base import LogRecord, Store
 from core.store.sqlite import SqliteStore
@@ -129,7 +128,7 @@ async def start_logging_core(
     pipeline, metrics = make_pipeline(store, data_dir, **pipeline_options)
     pipeline.start()
     submissions = Submissions(pipeline.submit)
-    recorder = LogRecorder(submissions, PriceTable.from_config(config), metrics.requests)
+    recorder = LogRecorder(submissions, metrics.requests)
     core = build_core(
         config,
         admin_key=ADMIN_KEY,

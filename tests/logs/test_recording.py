@@ -148,7 +148,7 @@ async def test_upstream_error_record(logging_core: LoggingCore) -> None:
     assert record.http_status == 502
     assert record.error_code == "upstream_error"
     assert "overloaded" in record.error_message
-    assert record.attempts[0].http_status == 502
+    assert record.attempts[0].http_status == 503  # what the provider answered
     assert record.attempts[0].error_code == "upstream_error"
     assert (record.input_tokens, record.output_tokens, record.cost) == (0, 0, 0.0)
     assert record.request_body is not None

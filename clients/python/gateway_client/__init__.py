@@ -11,7 +11,7 @@ Example:
     ```
 """
 
-from ._client import USE_CLIENT_DEFAULT, GatewayClient, RouteResult, UseClientDefault
+from ._client import USE_CLIENT_DEFAULT, EmbedResult, GatewayClient, RouteResult, UseClientDefault
 from ._errors import (
     AbortedError,
     AuthenticationError,
@@ -40,6 +40,7 @@ __all__ = [
     "CallCancelledError",
     "ChatStream",
     "DeadlineExceededError",
+    "EmbedResult",
     "FailedPreconditionError",
     "GatewayClient",
     "GatewayError",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
@@ -14,7 +14,7 @@ import grpc
 from gateway.v1 import chat_pb2, route_service_pb2, route_service_pb2_grpc
 
 from ._errors import AuthenticationError, InvalidRequestError, from_rpc_error
-from ._stream import REQUEST_ID_KEY, RESOLVED_MODEL_KEY, ChatStream
+from ._stream import REQUEST_ID_KEY, RESOLVED_MODEL_KEY, ChatStream, response_headers
 
 METADATA_JSON_KEY = "x-tfy-metadata-bin"
 
@@ -23,7 +23,13 @@ if TYPE_CHECKING:
     from ._logs import LogsClient
     from ._metrics import MetricsClient
 
-__all__ = ["USE_CLIENT_DEFAULT", "GatewayClient", "RouteResult", "UseClientDefault"]
+__all__ = [
+    "USE_CLIENT_DEFAULT",
+    "EmbedResult",
+    "GatewayClient",
+    "RouteResult",
+    "UseClientDefault",
+]
 
 
 class UseClientDefault(enum.Enum):
@@ -47,11 +53,28 @@ class RouteResult:
         result: The whole chat completion.
         request_id: The gateway's id of the request (`x-request-id`).
         resolved_model: The `account/model` that answered, after routing and fallback.
+        headers: What the gateway says about the call (`x-tfy-*`, `x-ratelimit-*`).
     """
 
     result: chat_pb2.ChatResult
     request_id: str
     resolved_model: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedResult:
+    """The answer of `GatewayClient.embed_call`.
+
+    Attributes:
+        response: The embeddings.
+        request_id: The gateway's id of the request (`x-request-id`).
+        headers: What the gateway says about the call (`x-tfy-*`, `x-ratelimit-*`).
+    """
+
+    response: route_service_pb2.EmbedResponse
+    request_id: str
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @contextmanager
@@ -152,6 +175,7 @@ class GatewayClient:
             result=response.result,
             request_id=_lookup(REQUEST_ID_KEY, initial, trailing),
             resolved_model=_lookup(RESOLVED_MODEL_KEY, initial, trailing),
+            headers=response_headers(initial),
         )
 
     def stream_route(
@@ -235,17 +259,49 @@ class GatewayClient:
         Returns:
             One embedding per input, in input order.
         """
+        answer = await self.embed_call(
+            request,
+            metadata=metadata,
+            metadata_json=metadata_json,
+            api_key=api_key,
+            timeout=timeout,
+            request_id=request_id,
+        )
+        return answer.response
+
+    async def embed_call(
+        self,
+        request: route_service_pb2.EmbedRequest,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        metadata_json: bytes | None = None,
+        api_key: str | None = None,
+        timeout: _Timeout = USE_CLIENT_DEFAULT,  # noqa: ASYNC109
+        request_id: str | None = None,
+    ) -> EmbedResult:
+        """Computes embeddings, with what the gateway says about the call (as `embed`).
+
+        Returns:
+            The embeddings, the request id, and the gateway's `x-tfy-*` headers.
+        """
         if metadata:
             merged = route_service_pb2.EmbedRequest()
             merged.CopyFrom(request)
             merged.metadata.update(metadata)
             request = merged
+        call = self._route_stub().Embed(
+            request,
+            metadata=self._call_metadata(api_key, request_id, metadata_json),
+            timeout=self._deadline(timeout),
+        )
         with _translate_errors():
-            return await self._route_stub().Embed(
-                request,
-                metadata=self._call_metadata(api_key, request_id, metadata_json),
-                timeout=self._deadline(timeout),
-            )
+            response = await call
+            initial = await call.initial_metadata()
+        return EmbedResult(
+            response=response,
+            request_id=_lookup(REQUEST_ID_KEY, initial),
+            headers=response_headers(initial),
+        )
 
     @property
     def keys(self) -> KeysClient:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from types import TracebackType
 
 import grpc
@@ -16,6 +17,18 @@ __all__ = ["ChatStream", "StreamInfo"]
 
 REQUEST_ID_KEY = "x-request-id"
 RESOLVED_MODEL_KEY = "x-tfy-resolved-model"
+_HEADER_PREFIXES = ("x-tfy-", "x-ratelimit-")
+
+
+def response_headers(*sources: grpc.aio.Metadata | None) -> dict[str, str]:
+    """The gateway's `x-tfy-*` and `x-ratelimit-*` call metadata, as HTTP would carry it."""
+    headers: dict[str, str] = {}
+    for source in sources:
+        for key, value in source or ():
+            if isinstance(value, str) and key.startswith(_HEADER_PREFIXES):
+                headers[key] = value
+    return headers
+
 
 _StreamCall = grpc.aio.UnaryStreamCall[
     route_service_pb2.StreamRouteRequest, route_service_pb2.StreamRouteResponse
@@ -29,10 +42,14 @@ class StreamInfo:
     Attributes:
         request_id: The gateway's id of the request (`x-request-id`).
         resolved_model: The `account/model` that answers, after routing and fallback.
+        headers: What the gateway says about the call: `x-tfy-resolved-model`,
+            `x-tfy-applied-configurations` (JSON: rule ids by config type), and
+            `x-ratelimit-limit-*` / `x-ratelimit-remaining-*` when rate limits apply.
     """
 
     request_id: str
     resolved_model: str
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 class ChatStream:
@@ -85,7 +102,7 @@ class ChatStream:
                         await self._call.details(),
                     )
                 )
-        self._info = StreamInfo(_text(request_id), _text(resolved_model))
+        self._info = StreamInfo(_text(request_id), _text(resolved_model), response_headers(initial))
         return self._info
 
     def cancel(self) -> bool:

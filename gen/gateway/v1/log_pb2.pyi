@@ -229,12 +229,20 @@ class Attempt(_message.Message):
     HTTP_STATUS_FIELD_NUMBER: _builtins.int
     ERROR_REASON_FIELD_NUMBER: _builtins.int
     LATENCY_FIELD_NUMBER: _builtins.int
+    INPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    OUTPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    COST_FIELD_NUMBER: _builtins.int
     model: _builtins.str
     """Model tried, as `account/model`."""
     http_status: _builtins.int
     """HTTP status the provider answered with; 0 when no answer came."""
     error_reason: _builtins.str
     """Error reason when the attempt failed."""
+    input_tokens: _builtins.int
+    """Tokens the provider reported for this attempt (estimated when it billed without saying)."""
+    output_tokens: _builtins.int
+    cost: _builtins.float
+    """Cost of this attempt in US dollars."""
     @_builtins.property
     def latency(self) -> _duration_pb2.Duration:
         """Time the attempt took."""
@@ -246,10 +254,13 @@ class Attempt(_message.Message):
         http_status: _builtins.int = ...,
         error_reason: _builtins.str = ...,
         latency: _duration_pb2.Duration | None = ...,
+        input_tokens: _builtins.int = ...,
+        output_tokens: _builtins.int = ...,
+        cost: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["latency", b"latency"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["error_reason", b"error_reason", "http_status", b"http_status", "latency", b"latency", "model", b"model"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cost", b"cost", "error_reason", b"error_reason", "http_status", b"http_status", "input_tokens", b"input_tokens", "latency", b"latency", "model", b"model", "output_tokens", b"output_tokens"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

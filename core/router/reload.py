@@ -1,0 +1,172 @@
+"""Config snapshots: built from a GatewayConfig, and rebuilt when the config file changes.
+
+A change that loads, validates and compiles is swapped in for new calls (in-flight calls keep
+the snapshot they read); anything else is refused with one logged error naming the file,
+document, field path and reason, and the last good config keeps serving. Providers of
+accounts that did not change are kept (their connection pools stay warm); replaced ones are
+closed once the calls that may still use them have had time to finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.auth import config_principals
+from core.config.loader import ConfigError, GatewayConfig, parse_config
+from core.config.models import ProviderAccount
+from core.models import build_registry, retired_providers
+from core.pricing import PriceTable
+from core.providers.base import Provider
+from core.router.policies import compile_policies
+from core.router.snapshot import Snapshot, SnapshotSource
+
+log = logging.getLogger(__name__)
+
+DEFAULT_POLL_SECONDS = 1.0
+RETIRE_MARGIN_SECONDS = 5.0
+"""Beyond the longest upstream timeout, how long a replaced provider stays open."""
+
+ProviderFactory = Callable[[ProviderAccount, str | None], Provider]
+
+
+def build_snapshot(
+    config: GatewayConfig,
+    *,
+    environ: Mapping[str, str],
+    provider_factory: ProviderFactory,
+    previous: Snapshot | None = None,
+    source: str = "<config>",
+) -> Snapshot:
+    """Compiles `config`; providers are created (inside the running loop) last, so a config
+    that fails to compile creates none."""
+    prices = PriceTable.from_config(config)
+    policies = compile_policies(config.policies, prices.by_model(), source=source)
+    models = build_registry(
+        config, environ, provider_factory, previous.models if previous is not None else None
+    )
+    return Snapshot(
+        config=config,
+        models=models,
+        prices=prices,
+        policies=policies,
+        config_keys=config_principals(config.api_keys),
+        model_ids=frozenset(r.id for r in models.routes()) | policies.virtual_models,
+        version=previous.version + 1 if previous is not None else 1,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadOutcome:
+    """What one reload did: `error` is None when the new config was applied."""
+
+    version: int
+    error: str | None = None
+
+
+class ConfigReloader:
+    """Polls `path` and swaps in each valid change; `reload()` applies one check now."""
+
+    def __init__(
+        self,
+        path: Path,
+        source: SnapshotSource,
+        *,
+        environ: Mapping[str, str],
+        provider_factory: ProviderFactory,
+        poll_seconds: float = DEFAULT_POLL_SECONDS,
+        on_reload: Callable[[ReloadOutcome], None] = lambda outcome: None,
+    ) -> None:
+        self._path = path
+        self._source = source
+        self._environ = environ
+        self._factory = provider_factory
+        self._poll_seconds = poll_seconds
+        self._on_reload = on_reload
+        self._seen = self._fingerprint()
+        self._task: asyncio.Task[None] | None = None
+        self._retiring: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._watch())
+
+    async def stop(self) -> None:
+        """Stops watching and closes the providers waiting to retire."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        for task in list(self._retiring):
+            task.cancel()
+        await asyncio.gather(*self._retiring, return_exceptions=True)
+
+    async def reload(self) -> ReloadOutcome | None:
+        """Applies the file if it changed since last seen; None when it did not."""
+        fingerprint = self._fingerprint()
+        if fingerprint == self._seen:
+            return None
+        self._seen = fingerprint
+        return self._apply()
+
+    def _apply(self) -> ReloadOutcome:
+        current = self._source.current
+        try:
+            text = self._path.read_text(encoding="utf-8")
+            config = parse_config(text, source=str(self._path))
+            snapshot = build_snapshot(
+                config,
+                environ=self._environ,
+                provider_factory=self._factory,
+                previous=current,
+                source=str(self._path),
+            )
+        except (ConfigError, OSError) as exc:
+            message = str(exc) if isinstance(exc, ConfigError) else f"{self._path}: {exc}"
+            log.error(
+                "config reload refused, still serving version %d: %s", current.version, message
+            )
+            outcome = ReloadOutcome(current.version, message)
+            self._on_reload(outcome)
+            return outcome
+        if config.metrics != current.config.metrics:
+            log.warning("%s: gateway-metrics-config changes apply at the next restart", self._path)
+        self._source.swap(snapshot)
+        self._retire(retired_providers(current.models, snapshot.models), current)
+        log.info("config reloaded from %s (version %d)", self._path, snapshot.version)
+        outcome = ReloadOutcome(snapshot.version)
+        self._on_reload(outcome)
+        return outcome
+
+    def _retire(self, providers: list[Provider], old: Snapshot) -> None:
+        if not providers:
+            return
+        longest = max((a.timeout_seconds for a in old.config.accounts), default=0.0)
+        task = asyncio.get_running_loop().create_task(
+            _close_later(providers, longest + RETIRE_MARGIN_SECONDS)
+        )
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self._poll_seconds)
+            try:
+                await self.reload()
+            except Exception:  # the watcher must outlive any one bad reload
+                log.exception("config reload failed")
+
+    def _fingerprint(self) -> str | None:
+        try:
+            return hashlib.sha256(self._path.read_bytes()).hexdigest()
+        except OSError:
+            return None
+
+
+async def _close_later(providers: list[Provider], delay: float) -> None:
+    try:
+        await asyncio.sleep(delay)
+    finally:
+        await asyncio.gather(*(p.aclose() for p in providers), return_exceptions=True)

@@ -1,0 +1,112 @@
+"""The pure parts of routing: weighted draws, latency choice, retry waits, cooldown expiry,
+and the no-edge-burst window."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from core.errors import UpstreamFailed, UpstreamRejected
+from core.router.attempts import AttemptChain
+from core.router.balancing import plan_targets
+from core.router.counters import Admitted, Charge
+from core.router.health import TargetHealth
+from core.router.local_counters import LocalCounters
+from core.router.matching import Matcher
+from core.router.policies import BalanceRule, Target, Tolerance
+from core.router.windows import SLOTS, SlidingWindow
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.ms = 1_000_000
+
+    def __call__(self) -> int:
+        return self.ms
+
+
+def rule(strategy: str, *targets: Target) -> BalanceRule:
+    return BalanceRule("r", strategy, Matcher(), targets)  # type: ignore[arg-type]
+
+
+def test_weight_split_within_statistical_bounds() -> None:
+    lb = rule("weight-based-routing", Target("a/x", weight=70), Target("b/x", weight=30))
+    health, rng = TargetHealth(Clock()), random.Random(7)
+    firsts = [plan_targets(lb, health, rng)[0].model for _ in range(2000)]
+    share = firsts.count("a/x") / 2000
+    # 4 standard deviations of a binomial(2000, 0.7) share: ~0.041.
+    assert abs(share - 0.7) < 0.041
+    assert plan_targets(lb, health, rng)[1:] in (
+        [Target("b/x", weight=30)],
+        [Target("a/x", weight=70)],
+    )
+
+
+def test_latency_prefers_the_fast_target_and_spreads_among_equals() -> None:
+    fast, slow, also_fast = Target("fast/x"), Target("slow/x"), Target("also/x")
+    lb = rule("latency-based-routing", fast, slow, also_fast)
+    clock = Clock()
+    health, rng = TargetHealth(clock), random.Random(3)
+    for _ in range(5):
+        health.observed("r", "fast/x", 100.0, 100)  # 1 ms per token
+        health.observed("r", "also/x", 110.0, 100)  # within 1.2x: equally fast
+        health.observed("r", "slow/x", 500.0, 100)
+    firsts = [plan_targets(lb, health, rng)[0].model for _ in range(400)]
+    assert "slow/x" not in firsts
+    assert 120 < firsts.count("also/x") < 280  # spread, not flooded onto one
+    for _ in range(10):
+        health.started("r", "fast/x")  # busy: power of two choices avoids it
+    firsts = [plan_targets(lb, health, rng)[0].model for _ in range(100)]
+    assert firsts.count("also/x") == 100
+
+
+def test_cooldown_is_entered_and_left() -> None:
+    clock = Clock()
+    health = TargetHealth(clock)
+    tolerance = Tolerance(allowed_per_minute=1, cooldown_ms=60_000, on_status=frozenset({503}))
+    assert not health.failed("r", "a/x", 503, tolerance, None)
+    assert not health.failed("r", "a/x", 400, tolerance, None)  # not a listed status
+    assert health.failed("r", "a/x", 503, tolerance, None)
+    assert health.cooling("r", "a/x")
+    clock.ms += 60_000
+    assert not health.cooling("r", "a/x")
+
+
+def test_retry_waits_backoff_or_retry_after_and_gives_up_past_the_deadline() -> None:
+    target = Target("a/x", attempts=3, retry_delay_ms=100, retry_on=frozenset({429, 503}))
+    chain = AttemptChain([target], None, deadline=None, rng=random.Random(1))
+    step = chain.first()
+    second = chain.after(step, UpstreamFailed("x", upstream_status=503))
+    assert second is not None
+    assert second.number == 2
+    assert 0.05 <= second.wait_seconds <= 0.15
+    limited = UpstreamRejected("x", upstream_status=429, details={"retry_after_seconds": "2"})
+    third = chain.after(second, limited)
+    assert third is not None
+    assert third.wait_seconds == pytest.approx(2.0)
+    assert chain.after(third, limited) is None  # attempts spent, nothing to fall back to
+    late = AttemptChain([target], None, deadline=0.0, rng=random.Random(1))
+    assert late.after(late.first(), limited) is None  # the wait would cross the deadline
+
+
+async def test_no_burst_at_a_window_edge() -> None:
+    window = SlidingWindow(60_000)
+    counters = LocalCounters()
+    limit = 10
+
+    async def admit(now: int) -> bool:
+        slot, first_slot, expires_at_ms = window.place(now)
+        charge = Charge("k", slot, first_slot, 1, limit, expires_at_ms)
+        return isinstance(await counters.charge([charge], now), Admitted)
+
+    edge = 60_000 * 1000  # a minute boundary
+    admitted = [t for t in range(edge - 500, edge) if await admit(t)]
+    assert len(admitted) == limit
+    # Just after the boundary a fixed window would admit 10 more: within one minute of the
+    # first admission, the sliding window admits none.
+    assert not [t for t in range(edge, edge + 59_000, 100) if await admit(t)]
+    # Once those have left the window (plus one sub-bucket), the limit is available again.
+    free = edge + 60_000 + window.slot_ms
+    assert await admit(free)
+    assert SLOTS == 60
