@@ -15,6 +15,7 @@ import openai
 from core.config.loader import parse_config
 from core.logs.pipeline import Deferred
 from core.logs.trace import LogRecorder
+from core.metrics import RouterMetrics
 from core.router.counters import WindowCounters
 from core.server import Core, build_core
 from core.store.base import LogRecord
@@ -91,6 +92,7 @@ async def gateway(
     data_dir: Path,
     counters: WindowCounters | None = None,
     config_path: Path | None = None,
+    router_metrics: RouterMetrics | None = None,
 ) -> AsyncIterator[Gateway]:
     """Serves ACCOUNTS plus `policies` (YAML documents) until exit."""
     text = ACCOUNTS + ("---\n" + policies if policies.strip() else "")
@@ -106,6 +108,7 @@ async def gateway(
         store=store,
         recorder=LogRecorder(calls.append),
         counters=counters,
+        router_metrics=router_metrics,
         config_path=config_path,
         reload_poll_seconds=3600,  # tests reload explicitly, never on a timer
     )

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import openai
 import pytest
+from prometheus_client import CollectorRegistry
 
+from core.metrics import build_metrics
 from gateway.v1 import chat_pb2
 from gateway_client import GatewayClient, RateLimitError
 from tests.router.conftest import ALICE_KEY, BOB_KEY, MESSAGES, gateway
@@ -189,3 +191,44 @@ rules:
     assert metadata["rule_id"] == "one"
     assert metadata["config_type"] == "gateway-rate-limiting-config"
     assert 3600 <= float(metadata["retry_after_seconds"]) <= 3600 + 60 + 1  # one hour + a slot
+
+
+async def test_prometheus_counts_refusals_retries_fallbacks_and_cooldowns_by_rule(
+    tmp_path: Path,
+) -> None:
+    policies = """
+name: limits
+type: gateway-rate-limiting-config
+rules:
+  - {id: three-a-minute, when: {models: [smart]}, limit_to: 3, unit: requests_per_minute}
+---
+name: lb
+type: gateway-load-balancing-config
+rules:
+  - id: smart
+    type: priority-based-routing
+    when: {models: [smart]}
+    load_balance_targets:
+      - target: mock-a/echo
+        priority: 0
+        retry_config: {attempts: 2, delay: 0, on_status_codes: [503]}
+        failure_tolerance: {allowed_failures_per_minute: 1, cooldown_period_minutes: 1}
+      - {target: mock-b/echo, priority: 1}
+"""
+    registry = CollectorRegistry()
+    metrics = build_metrics(registry)
+    down = {"mock": {"accounts": {"mock-a": {"status": 503}}}}
+    async with gateway(policies, data_dir=tmp_path, router_metrics=metrics.router) as gw:
+        await gw.openai.chat.completions.create(model="smart", messages=MESSAGES, extra_body=down)
+        for _ in range(2):
+            await gw.openai.chat.completions.create(model="smart", messages=MESSAGES)
+        with pytest.raises(openai.RateLimitError):
+            await gw.openai.chat.completions.create(model="smart", messages=MESSAGES)
+
+    def value(name: str, rule: str) -> float | None:
+        return registry.get_sample_value(f"llm_gateway_{name}_total", {"rule": rule})
+
+    assert value("routing_retries", "smart") == 1
+    assert value("routing_fallbacks", "smart") == 1
+    assert value("routing_cooldowns", "smart") == 1
+    assert value("rate_limited", "three-a-minute") == 1

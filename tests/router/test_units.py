@@ -3,6 +3,7 @@ and the no-edge-burst window."""
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 
 import pytest
@@ -15,7 +16,7 @@ from core.router.health import TargetHealth
 from core.router.local_counters import LocalCounters
 from core.router.matching import Matcher
 from core.router.policies import BalanceRule, Target, Tolerance
-from core.router.windows import SLOTS, SlidingWindow
+from core.router.windows import SLOTS, CalendarPeriod, Period, SlidingWindow
 
 
 class Clock:
@@ -110,3 +111,26 @@ async def test_no_burst_at_a_window_edge() -> None:
     free = edge + 60_000 + window.slot_ms
     assert await admit(free)
     assert SLOTS == 60
+
+
+@pytest.mark.parametrize(
+    ("period", "now", "start", "end"),
+    [
+        ("day", "2026-12-02T13:45", "2026-12-02", "2026-12-03"),
+        ("week", "2026-12-02T13:45", "2026-11-30", "2026-12-07"),  # ISO weeks start Monday
+        ("month", "2026-12-31T23:59", "2026-12-01", "2027-01-01"),
+        ("month", "2027-02-10T00:00", "2027-02-01", "2027-03-01"),
+    ],
+)
+def test_budget_periods_are_utc_calendar_periods(
+    period: Period, now: str, start: str, end: str
+) -> None:
+    def ms(text: str) -> int:
+        return int(dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC).timestamp() * 1000)
+
+    window = CalendarPeriod(period)
+    assert window.bounds(ms(now)) == (ms(start), ms(end))
+    slot, first_slot, expires_at = window.place(ms(now))
+    assert slot == first_slot == ms(start)
+    assert expires_at > ms(end)
+    assert window.free_at_ms(slot) == ms(end)
