@@ -16,8 +16,9 @@ SUBJECT_FORMS = "`user:<email>` or `virtualaccount:<name>`"
 
 
 def configured_models(config: GatewayConfig) -> frozenset[str]:
-    """Every `account/model` the config declares."""
-    return frozenset(model_id(a.name, m.name) for a in config.accounts for m in a.models)
+    """Every `account/model` the config declares, and its virtual models (LB rule names)."""
+    declared = frozenset(model_id(a.name, m.name) for a in config.accounts for m in a.models)
+    return declared | config.policies.virtual_models
 
 
 def normalize_subject(subject: str) -> str:

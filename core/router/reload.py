@@ -19,6 +19,7 @@ from pathlib import Path
 from core.auth import config_principals
 from core.config.loader import ConfigError, GatewayConfig, parse_config
 from core.config.models import ProviderAccount
+from core.identity.rules import configured_models
 from core.models import build_registry, retired_providers
 from core.pricing import PriceTable
 from core.providers.base import Provider
@@ -55,7 +56,7 @@ def build_snapshot(
         prices=prices,
         policies=policies,
         config_keys=config_principals(config.api_keys),
-        model_ids=frozenset(r.id for r in models.routes()) | policies.virtual_models,
+        model_ids=configured_models(config),
         version=previous.version + 1 if previous is not None else 1,
     )
 

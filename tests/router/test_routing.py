@@ -9,7 +9,8 @@ from typing import Any
 import openai
 import pytest
 
-from tests.router.conftest import MESSAGES, gateway
+from gateway_client import GatewayClient
+from tests.router.conftest import ADMIN_KEY, MESSAGES, gateway
 
 
 def fail(account: str, status: int, **extra: Any) -> dict[str, Any]:
@@ -293,3 +294,13 @@ rules:
         ("mock-a/embed", 503),
         ("mock-b/embed", 200),
     ]
+
+
+async def test_a_key_may_be_limited_to_a_virtual_model(tmp_path: Path) -> None:
+    async with gateway(LB_PRIORITY, data_dir=tmp_path) as gw:
+        async with GatewayClient(gw.target, api_key=ADMIN_KEY) as admin:
+            created = await admin.keys.create("user:carol@example.com", models=["smart"])
+        carol = gw.as_key(created.secret)
+        assert (await carol.chat.completions.create(model="smart", messages=MESSAGES)).model
+        with pytest.raises(openai.PermissionDeniedError):
+            await carol.chat.completions.create(model="mock-a/echo", messages=MESSAGES)
