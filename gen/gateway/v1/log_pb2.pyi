@@ -239,8 +239,11 @@ class Attempt(_message.Message):
     error_reason: _builtins.str
     """Error reason when the attempt failed."""
     input_tokens: _builtins.int
-    """Tokens the provider reported for this attempt (estimated when it billed without saying)."""
+    """Input tokens the provider reported for this attempt (estimated when it billed a timed-out
+    or cut attempt without saying).
+    """
     output_tokens: _builtins.int
+    """Output tokens of this attempt, reported or (for a cut stream) counted from what arrived."""
     cost: _builtins.float
     """Cost of this attempt in US dollars."""
     @_builtins.property
