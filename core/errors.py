@@ -13,6 +13,7 @@
     ├── RateLimited               RESOURCE_EXHAUSTED 429  rate_limited
     │   └── BudgetExceeded        RESOURCE_EXHAUSTED 429  budget_exceeded
     ├── NoTargetAvailable         UNAVAILABLE        503  no_target_available all cooling down
+    ├── LimitsUnavailable         UNAVAILABLE        503  limits_unavailable  counter store down
     ├── UpstreamRejected          (by status)        4xx  upstream_rejected   provider said 4xx
     ├── UpstreamFailed            UNAVAILABLE        502  upstream_error      5xx or no connection
     ├── UpstreamTimeout           DEADLINE_EXCEEDED  504  upstream_timeout
@@ -145,6 +146,14 @@ class BudgetExceeded(RateLimited):
     """A budget rule's money for the period is spent."""
 
     reason = "budget_exceeded"
+
+
+class LimitsUnavailable(GatewayError):
+    """The store keeping rate-limit and budget counters cannot be reached (fails closed)."""
+
+    grpc_code = grpc.StatusCode.UNAVAILABLE
+    http_status = 503
+    reason = "limits_unavailable"
 
 
 class NoTargetAvailable(GatewayError):

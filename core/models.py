@@ -77,8 +77,9 @@ def build_registry(
     routes: dict[str, ModelRoute] = {}
     providers: dict[str, AccountProvider] = {}
     old = previous.providers if previous is not None else {}
-    for account in config.accounts:
-        key = resolve_api_key(account, environ)
+    # Every key first: a missing one fails the config before any provider (pool) exists.
+    keys = [resolve_api_key(account, environ) for account in config.accounts]
+    for account, key in zip(config.accounts, keys, strict=True):
         kept = old.get(account.name)
         if kept is not None and kept.account == account and kept.api_key == key:
             entry = kept

@@ -33,6 +33,10 @@ class PriceTable:
             }
         )
 
+    def kinds(self) -> dict[str, str]:
+        """Every model's kind (chat or embedding) by id."""
+        return dict(self._prices.keys())
+
     def by_model(self) -> dict[str, ModelPrice]:
         """Every model's price by id (ids are unique across kinds)."""
         return {model: price for (model, _), price in self._prices.items()}

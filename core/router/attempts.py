@@ -15,7 +15,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.errors import GatewayError, UpstreamFailed, UpstreamRejected, UpstreamTimeout
+from core.errors import (
+    GatewayError,
+    UpstreamFailed,
+    UpstreamRejected,
+    UpstreamStreamCut,
+    UpstreamTimeout,
+)
 from core.router.policies import FallbackRule, Target
 
 MAX_RETRY_WAIT_SECONDS = 30.0
@@ -34,14 +40,15 @@ def failure_status(error: GatewayError) -> int:
 
 
 def _no_answer(error: GatewayError) -> bool:
-    # No status from the provider: connection failures, timeouts, a stream that broke early.
-    if isinstance(error, UpstreamTimeout):
+    # No status from the provider: connection failures, timeouts, a stream that broke before
+    # its first event (the chain only asks about failures before the commit point).
+    if isinstance(error, (UpstreamTimeout, UpstreamStreamCut)):
         return True
     return isinstance(error, UpstreamFailed) and error.upstream_status is None
 
 
 def _upstream(error: GatewayError) -> bool:
-    return isinstance(error, (UpstreamRejected, UpstreamFailed, UpstreamTimeout))
+    return isinstance(error, (UpstreamRejected, UpstreamFailed, UpstreamTimeout, UpstreamStreamCut))
 
 
 def retry_after_ms(error: GatewayError) -> int | None:
@@ -83,6 +90,7 @@ class AttemptChain:
         self._rng = rng
         self._index = 0
         self._in_fallback = False
+        self._tried: set[str] = set()
         self._waited = 0.0
         self.retries = 0
         self.fallbacks = 0
@@ -92,6 +100,7 @@ class AttemptChain:
 
     def after(self, step: Step, error: GatewayError) -> Step | None:
         """The next step after `step` failed with `error`, or None to give up."""
+        self._tried.add(step.target.model)
         if not _upstream(error):
             return None
         status = failure_status(error)
@@ -110,20 +119,17 @@ class AttemptChain:
                     self.fallbacks += 1
                     return Step(self._plan[self._index], 1)
             rule = self._fallback
-            if rule is None or not (
-                no_answer or rule.on_status is None or status in rule.on_status
-            ):
+            if rule is None or not (no_answer or status in rule.on_status):
                 return None
             self._in_fallback = True
             self._index = -1
         rule = self._fallback
         assert rule is not None
-        if not (no_answer or rule.on_status is None or status in rule.on_status):
+        if not (no_answer or status in rule.on_status):
             return None
         self._index += 1
-        tried = {t.model for t in self._plan}
-        while self._index < len(rule.targets) and rule.targets[self._index].model in tried:
-            self._index += 1  # a target the plan already tried is not tried twice
+        while self._index < len(rule.targets) and rule.targets[self._index].model in self._tried:
+            self._index += 1  # a target that already failed this call is not tried again
         if self._index >= len(rule.targets):
             return None
         self.fallbacks += 1

@@ -19,6 +19,9 @@ from core.router.policies import Tolerance
 
 EWMA_ALPHA = 0.3
 """Weight of the newest observation in the latency average."""
+FAILURE_MS_PER_TOKEN = 1000.0
+"""What a failed attempt counts as in the latency average: far slower than any real answer,
+so latency-based routing leaves a failing target (and comes back as its answers recover)."""
 _SECOND_MS = 1000
 _MINUTE_SLOTS = 60
 
@@ -62,6 +65,7 @@ class TargetHealth:
         """Counts a failure; True when it starts a cooldown."""
         now = self._now_ms()
         state = self._of(rule_id, model)
+        _average(state, FAILURE_MS_PER_TOKEN)
         until = now + retry_after_ms if retry_after_ms else 0
         if tolerance is not None and status in tolerance.on_status:
             second = now // _SECOND_MS
@@ -87,12 +91,7 @@ class TargetHealth:
 
     def observed(self, rule_id: str, model: str, elapsed_ms: float, output_tokens: int) -> None:
         """A successful answer of `output_tokens` tokens took `elapsed_ms`."""
-        sample = elapsed_ms / max(output_tokens, 1)
-        state = self._of(rule_id, model)
-        previous = state.ms_per_token
-        state.ms_per_token = (
-            sample if previous is None else previous + EWMA_ALPHA * (sample - previous)
-        )
+        _average(self._of(rule_id, model), elapsed_ms / max(output_tokens, 1))
 
     def ms_per_token(self, rule_id: str, model: str) -> float | None:
         state = self._targets.get((rule_id, model))
@@ -101,3 +100,8 @@ class TargetHealth:
     def in_flight(self, rule_id: str, model: str) -> int:
         state = self._targets.get((rule_id, model))
         return 0 if state is None else state.in_flight
+
+
+def _average(state: _TargetHealth, sample: float) -> None:
+    previous = state.ms_per_token
+    state.ms_per_token = sample if previous is None else previous + EWMA_ALPHA * (sample - previous)

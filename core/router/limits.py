@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from core.auth import Principal
 from core.config.models import ModelPrice
-from core.errors import BudgetExceeded, RateLimited
+from core.errors import BudgetExceeded, LimitsUnavailable, RateLimited
 from core.router.counters import Adjustment, Charge, Refused, WindowCounters
 from core.router.policies import BUDGET_CONFIG, NANO_DOLLARS, LimitRule
 from gateway.v1.chat_pb2 import ChatParams, Message
@@ -142,7 +142,17 @@ class Limits:
             _charge(rule, bucket_key(rule, model, principal, metadata), estimate, now)
             for rule in rules
         ]
-        outcome = await self._counters.charge(charges, now)
+        try:
+            outcome = await self._counters.charge(charges, now)
+        except Exception as exc:
+            # Fail closed: without its counters a limit cannot be kept, and admitting anyway
+            # could overspend a budget; the caller gets a clear, retryable 503.
+            log.exception("rate-limit counters failed")
+            raise LimitsUnavailable(
+                f"rate limits and budgets cannot be checked right now ({type(exc).__name__}); "
+                "retry shortly",
+                details={"retry_after_seconds": "1"},
+            ) from exc
         if isinstance(outcome, Refused):
             rule = rules[outcome.index]
             self._on_blocked(rule)
@@ -153,8 +163,11 @@ class Limits:
         return Reservation(rules, charges, estimate, _headers(rules, outcome.used))
 
     def settle(self, reservation: Reservation, *, tokens: int, cost_nanos: int) -> None:
-        """Corrects the buckets by actual minus reserved, in the background."""
+        """Corrects the buckets by actual minus reserved (in the background when the counters
+        are in a store). A shortfall is returned to the slot it was reserved in; an excess
+        is charged now, to the current slot, so a call longer than its window still counts."""
         adjustments = []
+        now = 0
         for rule, charge in zip(reservation.rules, reservation.charges, strict=True):
             if rule.measure == "tokens":
                 delta = tokens - reservation.estimate.tokens
@@ -162,8 +175,12 @@ class Limits:
                 delta = cost_nanos - reservation.estimate.cost_nanos
             else:
                 continue
-            if delta:
+            if delta < 0:
                 adjustments.append(Adjustment(charge.key, charge.slot, delta, charge.expires_at_ms))
+            elif delta > 0:
+                now = now or self._now_ms()
+                slot, _, expires_at_ms = rule.window.place(now)
+                adjustments.append(Adjustment(charge.key, slot, delta, expires_at_ms))
         if not adjustments or self._counters.settle_nowait(adjustments):
             return
         task = asyncio.get_running_loop().create_task(self._settle(adjustments))
@@ -193,8 +210,9 @@ def bucket_key(
         elif per == "model":
             value = model
         elif per == "virtualaccount":
-            # Callers that are not virtual accounts share one bucket.
-            value = principal.subject if principal.subject.startswith("virtualaccount:") else ""
+            # A caller that is not a virtual account is a bucket of its own too: one shared
+            # bucket would let one user's traffic block everyone else's.
+            value = principal.subject
         else:
             value = metadata.get(per.removeprefix("metadata."), "")
         key += f"|{value}"

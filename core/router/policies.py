@@ -111,6 +111,8 @@ class BalanceRule:
     strategy: Strategy
     matcher: Matcher
     targets: tuple[Target, ...]
+    kind: str = "chat"
+    """The model kind of its targets (chat or embedding): it routes only calls of that kind."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,42 +121,56 @@ class FallbackRule:
 
     id: str
     matcher: Matcher
-    on_status: frozenset[int] | None
-    """`when.response_status_codes`; None: any failure."""
+    on_status: frozenset[int]
+    """`when.response_status_codes`, else DEFAULT_FALLBACK_ON (never a caller's own 4xx)."""
     targets: tuple[Target, ...]
+    kind: str = "chat"
+
+
+DEFAULT_FALLBACK_ON = frozenset({429, 500, 502, 503, 504})
+"""What a fallback rule without `response_status_codes` falls back on (besides connection
+failures and timeouts): the provider's own trouble, never a request it refused as invalid."""
 
 
 @dataclass(frozen=True, slots=True)
 class CompiledPolicies:
-    """Every policy of one config, indexed by requested model."""
+    """Every policy of one config, indexed by requested model (routing rules also by kind)."""
 
     limits: RuleIndex[LimitRule] = field(default_factory=lambda: RuleIndex[LimitRule](()))
-    balancing: RuleIndex[BalanceRule] = field(default_factory=lambda: RuleIndex[BalanceRule](()))
-    fallbacks: RuleIndex[FallbackRule] = field(default_factory=lambda: RuleIndex[FallbackRule](()))
+    balancing: Mapping[str, RuleIndex[BalanceRule]] = field(default_factory=dict)
+    fallbacks: Mapping[str, RuleIndex[FallbackRule]] = field(default_factory=dict)
     virtual_models: frozenset[str] = frozenset()
     reserve_prices: Mapping[str, ModelPrice] = field(default_factory=dict)
     """Per requested model, the dearest price it can be routed to (budget reservations)."""
-    rule_ids: frozenset[str] = frozenset()
 
 
 def compile_policies(
-    policies: Policies, prices: Mapping[str, ModelPrice], *, source: str = "<config>"
+    policies: Policies,
+    prices: Mapping[str, ModelPrice],
+    kinds: Mapping[str, str],
+    *,
+    source: str = "<config>",
 ) -> CompiledPolicies:
-    """Compiles validated policy documents; `prices` has every configured model id."""
+    """Compiles validated policy documents; `prices` and `kinds` have every model id."""
     limits = [_rate_limit(r) for r in policies.rate_limits]
     limits += [_budget(r) for r in policies.budgets]
-    balancing = [_balance_rule(r, source) for r in policies.load_balancing]
-    fallbacks = [_fallback_rule(r, source) for r in policies.fallbacks]
+    balancing = [_balance_rule(r, kinds, source) for r in policies.load_balancing]
+    fallbacks = [_fallback_rule(r, kinds, source) for r in policies.fallbacks]
     return CompiledPolicies(
         limits=RuleIndex(limits),
-        balancing=RuleIndex(balancing),
-        fallbacks=RuleIndex(fallbacks),
+        balancing=_by_kind(balancing),
+        fallbacks=_by_kind(fallbacks),
         virtual_models=policies.virtual_models,
         reserve_prices=_reserve_prices(prices, balancing, fallbacks),
-        rule_ids=frozenset(
-            [r.id for r in limits] + [r.id for r in balancing] + [r.id for r in fallbacks]
-        ),
     )
+
+
+def _by_kind(rules: Sequence[BalanceRule] | Sequence[FallbackRule]) -> dict[str, Any]:
+    # A rule routes calls of its targets' kind only: an embedding call never meets a chat
+    # rule, even one whose `when` names no model.
+    return {
+        kind: RuleIndex([r for r in rules if r.kind == kind]) for kind in {r.kind for r in rules}
+    }
 
 
 def matcher_of(when: When) -> Matcher:
@@ -194,7 +210,9 @@ def _budget(rule: BudgetRuleConfig) -> LimitRule:
     )
 
 
-def _balance_rule(rule: LoadBalanceRuleConfig, source: str) -> BalanceRule:
+def _balance_rule(
+    rule: LoadBalanceRuleConfig, kinds: Mapping[str, str], source: str
+) -> BalanceRule:
     targets = tuple(
         Target(
             model=t.target,
@@ -220,26 +238,29 @@ def _balance_rule(rule: LoadBalanceRuleConfig, source: str) -> BalanceRule:
         strategy=rule.type,
         matcher=matcher_of(rule.when),
         targets=targets,
+        kind=kinds[targets[0].model],
     )
 
 
-def _fallback_rule(rule: FallbackRuleConfig, source: str) -> FallbackRule:
+def _fallback_rule(rule: FallbackRuleConfig, kinds: Mapping[str, str], source: str) -> FallbackRule:
     codes = rule.when.response_status_codes
+    targets = tuple(
+        Target(
+            model=t.target,
+            overrides=_overrides(
+                t.override_params,
+                f"{FALLBACK_CONFIG} rule {rule.id}: fallback_models[{index}].override_params",
+                source,
+            ),
+        )
+        for index, t in enumerate(rule.fallback_models)
+    )
     return FallbackRule(
         id=rule.id,
         matcher=matcher_of(rule.when),
-        on_status=frozenset(codes) if codes else None,
-        targets=tuple(
-            Target(
-                model=t.target,
-                overrides=_overrides(
-                    t.override_params,
-                    f"{FALLBACK_CONFIG} rule {rule.id}: fallback_models[{index}].override_params",
-                    source,
-                ),
-            )
-            for index, t in enumerate(rule.fallback_models)
-        ),
+        on_status=frozenset(codes) if codes else DEFAULT_FALLBACK_ON,
+        targets=targets,
+        kind=kinds[targets[0].model],
     )
 
 

@@ -4,7 +4,7 @@ A change that loads, validates and compiles is swapped in for new calls (in-flig
 the snapshot they read); anything else is refused with one logged error naming the file,
 document, field path and reason, and the last good config keeps serving. Providers of
 accounts that did not change are kept (their connection pools stay warm); replaced ones are
-closed once the calls that may still use them have had time to finish.
+closed once the last call that started on the old snapshot has finished.
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ from core.router.snapshot import Snapshot, SnapshotSource
 log = logging.getLogger(__name__)
 
 DEFAULT_POLL_SECONDS = 1.0
-RETIRE_MARGIN_SECONDS = 5.0
-"""Beyond the longest upstream timeout, how long a replaced provider stays open."""
 
 ProviderFactory = Callable[[ProviderAccount, str | None], Provider]
 
@@ -46,7 +44,7 @@ def build_snapshot(
     """Compiles `config`; providers are created (inside the running loop) last, so a config
     that fails to compile creates none."""
     prices = PriceTable.from_config(config)
-    policies = compile_policies(config.policies, prices.by_model(), source=source)
+    policies = compile_policies(config.policies, prices.by_model(), prices.kinds(), source=source)
     models = build_registry(
         config, environ, provider_factory, previous.models if previous is not None else None
     )
@@ -91,18 +89,20 @@ class ConfigReloader:
         self._seen = self._fingerprint()
         self._task: asyncio.Task[None] | None = None
         self._retiring: set[asyncio.Task[None]] = set()
+        # Providers of replaced snapshots whose calls are still running, closed at stop().
+        self._waiting: dict[int, list[Provider]] = {}
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._watch())
 
     async def stop(self) -> None:
-        """Stops watching and closes the providers waiting to retire."""
+        """Stops watching; closes every replaced provider (after the server drained)."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        for task in list(self._retiring):
-            task.cancel()
-        await asyncio.gather(*self._retiring, return_exceptions=True)
+        waiting = [p for providers in self._waiting.values() for p in providers]
+        self._waiting.clear()
+        await asyncio.gather(*self._retiring, _close(waiting), return_exceptions=True)
 
     async def reload(self) -> ReloadOutcome | None:
         """Applies the file if it changed since last seen; None when it did not."""
@@ -124,8 +124,8 @@ class ConfigReloader:
                 previous=current,
                 source=str(self._path),
             )
-        except (ConfigError, OSError) as exc:
-            message = str(exc) if isinstance(exc, ConfigError) else f"{self._path}: {exc}"
+        except Exception as exc:  # whatever breaks, the last good config keeps serving
+            message = str(exc) if isinstance(exc, ConfigError) else f"{self._path}: {exc!r}"
             log.error(
                 "config reload refused, still serving version %d: %s", current.version, message
             )
@@ -144,12 +144,16 @@ class ConfigReloader:
     def _retire(self, providers: list[Provider], old: Snapshot) -> None:
         if not providers:
             return
-        longest = max((a.timeout_seconds for a in old.config.accounts), default=0.0)
-        task = asyncio.get_running_loop().create_task(
-            _close_later(providers, longest + RETIRE_MARGIN_SECONDS)
-        )
-        self._retiring.add(task)
-        task.add_done_callback(self._retiring.discard)
+        loop = asyncio.get_running_loop()
+        self._waiting[id(old)] = providers
+
+        def close() -> None:
+            self._waiting.pop(id(old), None)
+            task = loop.create_task(_close(providers))
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+
+        old.calls.when_idle(close)
 
     async def _watch(self) -> None:
         while True:
@@ -166,8 +170,5 @@ class ConfigReloader:
             return None
 
 
-async def _close_later(providers: list[Provider], delay: float) -> None:
-    try:
-        await asyncio.sleep(delay)
-    finally:
-        await asyncio.gather(*(p.aclose() for p in providers), return_exceptions=True)
+async def _close(providers: list[Provider]) -> None:
+    await asyncio.gather(*(p.aclose() for p in providers), return_exceptions=True)

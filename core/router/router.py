@@ -3,21 +3,21 @@
     admit (rate limits, budgets) -> plan (load balancing) -> attempts (retries, fallbacks,
     cooldowns; the first event commits the answer) -> provider -> settle (actual usage)
 
-Every call reads the config snapshot once. Each attempt is reported to the call's trace
+Every call reads the config snapshot once and holds it to the end (a reload closes what it
+replaced only after the last such call). Each attempt is reported to the call's trace
 (`attempt` / `attempt_done`, with the tokens and cost it used), so the log record holds the
-whole chain and an attempt the provider billed is metered even when it failed.
+whole chain, and an attempt the provider billed is metered even when it failed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
-
-import orjson
 
 from core.access import ensure_model_allowed
 from core.config.models import ModelPrice
@@ -58,6 +58,7 @@ from gateway.v1.chat_pb2 import ROLE_UNSPECIFIED, ChatParams, ChatResult
 from gateway.v1.route_service_pb2 import EmbedRequest, EmbedResponse
 
 Headers = tuple[tuple[str, str], ...]
+CANCELLED_STATUS = 499
 
 
 class RouterEvents(Protocol):
@@ -86,7 +87,7 @@ class _Applied:
         return bool(self.limits or self.balancing or self.fallback)
 
     def header(self) -> str:
-        """JSON: rule ids by config type."""
+        """JSON: rule ids by config type, ASCII-escaped (gRPC metadata is ASCII)."""
         ids: dict[str, list[str]] = {}
         for rule in self.limits:
             ids.setdefault(rule.config_type, []).append(rule.id)
@@ -94,47 +95,112 @@ class _Applied:
             ids[LOAD_BALANCING_CONFIG] = [self.balancing]
         if self.fallback:
             ids[FALLBACK_CONFIG] = [self.fallback]
-        return orjson.dumps(ids).decode()
+        return json.dumps(ids, separators=(",", ":"))
+
+
+def _headers(resolved_model: str, applied: _Applied, reservation: Reservation) -> Headers:
+    headers: Headers = (("x-tfy-resolved-model", resolved_model),)
+    if applied:
+        headers += (("x-tfy-applied-configurations", applied.header()),)
+    return headers + reservation.headers
 
 
 class ChatRun:
     """A started chat call: its events, and what to tell the caller once it commits."""
 
-    __slots__ = ("_applied", "_limit_headers", "completion_id", "events", "resolved_model")
+    __slots__ = ("_applied", "_reservation", "completion_id", "events", "resolved_model")
 
-    def __init__(self, completion_id: str, applied: _Applied, limit_headers: Headers) -> None:
+    def __init__(self, completion_id: str, applied: _Applied, reservation: Reservation) -> None:
         self.completion_id = completion_id
         self.resolved_model = ""
         self.events: AsyncIterator[ChatEvent]
         self._applied = applied
-        self._limit_headers = limit_headers
-
-    def fell_back(self, rule_id: str) -> None:
-        """Notes the fallback rule whose target answered."""
-        self._applied.fallback = rule_id
+        self._reservation = reservation
 
     def headers(self) -> Headers:
         """Response headers: the model that answered, the rules applied, rate-limit state."""
-        headers: Headers = (("x-tfy-resolved-model", self.resolved_model),)
-        if self._applied:
-            headers += (("x-tfy-applied-configurations", self._applied.header()),)
-        return headers + self._limit_headers
-
-
-@dataclass(frozen=True, slots=True)
-class _Admitted:
-    """A call past admission: its load-balancing rule (if any), rules applied, reservation."""
-
-    model: str
-    rule: BalanceRule | None
-    applied: _Applied
-    reservation: Reservation
+        return _headers(self.resolved_model, self._applied, self._reservation)
 
 
 @dataclass(frozen=True, slots=True)
 class EmbedOutcome:
     response: EmbedResponse
     headers: Headers
+
+
+@dataclass(slots=True)
+class _Call:
+    """One admitted call: what it read, what it spent, and the bookkeeping of its attempts."""
+
+    router: Router
+    snapshot: Snapshot
+    kind: str
+    model: str
+    trace: CallTrace
+    rule: BalanceRule | None
+    applied: _Applied
+    reservation: Reservation
+    billable_input: Callable[[], int]
+    """Input tokens a provider bills for an attempt it was processing when it failed (only
+    estimated when one does)."""
+    tokens: int = 0
+    cost_nanos: int = 0
+    started: float = 0.0
+    settled: bool = field(default=False)
+
+    def begin(self, route: ModelRoute) -> None:
+        self.trace.attempt(route.id, route.account.name)
+        self.started = time.perf_counter()
+        if self.rule is not None:  # only load-balanced targets are tracked
+            self.router.health.started(self.rule.id, route.id)
+
+    def answered(self, route: ModelRoute, input_tokens: int, output_tokens: int) -> None:
+        cost = self._spend(route.id, input_tokens, output_tokens)
+        self.trace.attempt_done(200, "", input_tokens, output_tokens, cost)
+        if self.rule is not None:
+            elapsed_ms = (time.perf_counter() - self.started) * 1000
+            self.router.health.observed(self.rule.id, route.id, elapsed_ms, output_tokens)
+            self.router.health.ended(self.rule.id, route.id)
+
+    def failed(
+        self, route: ModelRoute, target: Target, error: GatewayError | None, output_tokens: int
+    ) -> None:
+        """The attempt failed (`error`), or was cancelled (None) with `output_tokens` sent."""
+        # A provider bills what it was processing when we gave up (timeout, cut stream,
+        # caller gone); a request it refused, or never received, costs nothing.
+        billed = isinstance(error, (UpstreamTimeout, UpstreamStreamCut)) or error is None
+        input_tokens = self.billable_input() if billed else 0
+        cost = self._spend(route.id, input_tokens, output_tokens)
+        if error is None:
+            self.trace.attempt_done(
+                CANCELLED_STATUS, "cancelled", input_tokens, output_tokens, cost
+            )
+        else:
+            status = failure_status(error)
+            self.trace.attempt_done(status, error.reason, input_tokens, output_tokens, cost)
+        rule = self.rule
+        if rule is not None:
+            health = self.router.health
+            health.ended(rule.id, route.id)
+            if error is not None and health.failed(
+                rule.id, route.id, failure_status(error), target.tolerance, retry_after_ms(error)
+            ):
+                self.router.events.cooled_down(rule.id, route.id)
+
+    def settle(self) -> None:
+        """Charges what the call used to its limits and budgets; releases its snapshot."""
+        if self.settled:
+            return
+        self.settled = True
+        self.router.limits.settle(self.reservation, tokens=self.tokens, cost_nanos=self.cost_nanos)
+        self.snapshot.calls.leave()
+
+    def _spend(self, model: str, input_tokens: int, output_tokens: int) -> float:
+        price = self.snapshot.prices.price(model, self.kind)
+        nanos = cost_nanos(price, input_tokens, output_tokens)
+        self.tokens += input_tokens + output_tokens
+        self.cost_nanos += nanos
+        return nanos / NANO_DOLLARS
 
 
 class Router:
@@ -151,20 +217,16 @@ class Router:
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self._source = source
-        self._limits = limits
-        self._events: RouterEvents = events or _Uncounted()
+        self.limits = limits
+        self.events: RouterEvents = events or _Uncounted()
         self._rng = rng or random.Random()
         self._sleep = sleep
         self.health = TargetHealth(now_ms)
 
-    @property
-    def limits(self) -> Limits:
-        return self._limits
-
     async def start_chat(
         self,
         params: ChatParams,
-        call: CallContext,
+        context: CallContext,
         trace: CallTrace,
         *,
         stream: bool,
@@ -173,95 +235,82 @@ class Router:
         """Admits and plans a chat call; the provider is called when `run.events` is iterated.
 
         Raises before any attempt when the request is invalid, the model unknown or not
-        allowed, or a limit blocks it.
+        allowed, or a limit blocks it; then nothing is charged.
         """
-        snapshot = self._source.current
         validate_params(params)
-        admitted = await self._admit(
-            snapshot, params.model, "chat", call, lambda price: estimate_chat(params, price)
+        call = await self._admit(
+            params.model,
+            "chat",
+            context,
+            trace,
+            lambda price: estimate_chat(params, price),
+            lambda: estimated_input_tokens(params),
         )
-        run = ChatRun(f"chatcmpl-{call.request_id}", admitted.applied, admitted.reservation.headers)
+        run = ChatRun(f"chatcmpl-{context.request_id}", call.applied, call.reservation)
         try:
-            chain = self._chain(snapshot, admitted, call, deadline)
+            chain = self._chain(call, context, deadline)
         except BaseException:
-            self._limits.settle(admitted.reservation, tokens=0, cost_nanos=0)
+            call.settle()
             raise
-        run.events = self._chat_events(snapshot, params, run, chain, admitted, trace, stream=stream)
+        run.events = self._chat_events(call, params, run, chain, stream=stream)
         return run
 
     async def embed(
         self,
         request: EmbedRequest,
-        call: CallContext,
+        context: CallContext,
         trace: CallTrace,
         *,
         deadline: float | None = None,
     ) -> EmbedOutcome:
         """Runs an embedding call through the same admit -> plan -> attempts -> settle."""
-        snapshot = self._source.current
-        admitted = await self._admit(
-            snapshot,
+        call = await self._admit(
             request.model,
             "embedding",
-            call,
+            context,
+            trace,
             lambda price: estimate_texts(request.inputs, price),
+            lambda: estimate_texts(request.inputs, None).tokens,
         )
-        rule, applied, reservation = admitted.rule, admitted.applied, admitted.reservation
-        used = _Usage()
         try:
-            chain = self._chain(snapshot, admitted, call, deadline)
+            chain = self._chain(call, context, deadline)
             step: Step | None = chain.first()
             while step is not None:
                 if step.wait_seconds:
                     await self._sleep(step.wait_seconds)
-                target = step.target
-                route = _resolve(snapshot, target.model, "embedding")
-                trace.attempt(route.id, route.account.name)
+                route = _resolve(call.snapshot, step.target.model, "embedding")
+                call.begin(route)
                 try:
                     response = await route.provider.embed(request, route.model.name)
                 except GatewayError as error:
-                    trace.attempt_done(failure_status(error), error.reason, 0, 0, 0.0)
-                    step = self._next(chain, step, rule, error)
+                    call.failed(route, step.target, error, 0)
+                    step = self._next(chain, step, call.rule, error)
                     if step is None:
                         raise
                     continue
                 except BaseException:
-                    trace.attempt_done(499, "cancelled", 0, 0, 0.0)
+                    call.failed(route, step.target, None, 0)
                     raise
                 response.model = route.id
-                usage = response.usage
-                cost = used.add(snapshot, route.id, "embedding", usage.input_tokens, 0)
-                trace.attempt_done(200, "", usage.input_tokens, 0, cost)
-                trace.embedded(response)
-                headers: Headers = (("x-tfy-resolved-model", route.id),)
-                if applied:
-                    headers += (("x-tfy-applied-configurations", applied.header()),)
-                return EmbedOutcome(response, headers + reservation.headers)
+                call.answered(route, response.usage.input_tokens, 0)
+                if step.fallback_rule is not None:
+                    call.applied.fallback = step.fallback_rule.id
+                call.trace.embedded(response)
+                return EmbedOutcome(response, _headers(route.id, call.applied, call.reservation))
             raise AssertionError("unreachable: a chain always has a first step")
         finally:
-            self._limits.settle(reservation, tokens=used.tokens, cost_nanos=used.cost_nanos)
+            call.settle()
 
-    # --- the attempt loop of a chat call
     async def _chat_events(
-        self,
-        snapshot: Snapshot,
-        params: ChatParams,
-        run: ChatRun,
-        chain: AttemptChain,
-        admitted: _Admitted,
-        trace: CallTrace,
-        *,
-        stream: bool,
+        self, call: _Call, params: ChatParams, run: ChatRun, chain: AttemptChain, *, stream: bool
     ) -> AsyncIterator[ChatEvent]:
-        rule, reservation = admitted.rule, admitted.reservation
-        used = _Usage()
         try:
             step: Step | None = chain.first()
             while step is not None:
                 if step.wait_seconds:
                     await self._sleep(step.wait_seconds)
                 target = step.target
-                route = _resolve(snapshot, target.model, "chat")
+                route = _resolve(call.snapshot, target.model, "chat")
                 sent = apply_overrides(params, target.overrides) if target.overrides else params
                 events = route.provider.chat(
                     ChatCall(
@@ -271,166 +320,116 @@ class Router:
                         stream=stream,
                     )
                 )
-                trace.attempt(route.id, route.account.name)
-                rule_id = rule.id if rule is not None else ""
-                if rule is not None:  # only load-balanced targets are tracked
-                    self.health.started(rule_id, route.id)
-                started = time.perf_counter()
+                call.begin(route)
                 deltas = 0
+                done = False
                 try:
                     try:
                         # The first event commits the answer: before it, a failure may move on.
                         event = await anext(events)
-                    except GatewayError as error:
-                        await _aclose(events)
-                        billed = _billed_input(error, params)
-                        cost = used.add(snapshot, route.id, "chat", billed, 0)
-                        trace.attempt_done(failure_status(error), error.reason, billed, 0, cost)
-                        if rule is not None:
-                            self._note_failure(rule, route.id, target, error)
-                        step = self._next(chain, step, rule, error)
-                        if step is None:
-                            raise
-                        continue
                     except StopAsyncIteration:
                         raise UpstreamStreamCut(
                             f"{route.id}: provider returned no answer"
                         ) from None
+                    except GatewayError as error:
+                        done = True
+                        await _aclose(events)
+                        call.failed(route, target, error, 0)
+                        step = self._next(chain, step, call.rule, error)
+                        if step is None:
+                            raise
+                        continue
                     run.resolved_model = route.id
                     if step.fallback_rule is not None:
-                        run.fell_back(step.fallback_rule.id)
-                    while True:
-                        if isinstance(event, ChatResult):
-                            _stamp(event, run.completion_id, route.id)
-                            usage = event.usage
-                            cost = used.add(
-                                snapshot, route.id, "chat", usage.input_tokens, usage.output_tokens
-                            )
-                            trace.attempt_done(
-                                200, "", usage.input_tokens, usage.output_tokens, cost
-                            )
-                            if rule is not None:
-                                self.health.observed(
-                                    rule_id,
-                                    route.id,
-                                    (time.perf_counter() - started) * 1000,
-                                    usage.output_tokens,
-                                )
-                            yield event
-                            return
+                        call.applied.fallback = step.fallback_rule.id
+                    while not isinstance(event, ChatResult):
                         deltas += 1
                         yield event
-                        event = await anext(events)
+                        try:
+                            event = await anext(events)
+                        except StopAsyncIteration:
+                            raise UpstreamStreamCut(
+                                f"{route.id}: stream ended without a result"
+                            ) from None
+                    _stamp(event, run.completion_id, route.id)
+                    usage = event.usage
+                    done = True
+                    call.answered(route, usage.input_tokens, usage.output_tokens)
+                    yield event
+                    return
                 except GatewayError as error:
-                    # After the commit point: the caller already has part of the answer.
-                    if run.resolved_model == route.id:
-                        billed = _billed_input(error, params)
-                        cost = used.add(snapshot, route.id, "chat", billed, deltas)
-                        trace.attempt_done(
-                            failure_status(error), error.reason, billed, deltas, cost
-                        )
+                    if not done:  # failed after the commit point (or with no answer at all)
+                        done = True
+                        call.failed(route, target, error, deltas)
                     raise
-                except StopAsyncIteration:
-                    raise UpstreamStreamCut(f"{route.id}: stream ended without a result") from None
                 except BaseException:
-                    # Cancelled: the provider saw the request, and bills it.
-                    billed = estimated_input_tokens(params)
-                    cost = used.add(snapshot, route.id, "chat", billed, deltas)
-                    trace.attempt_done(499, "cancelled", billed, deltas, cost)
+                    if not done:  # the caller went away mid-call: the provider still bills
+                        call.failed(route, target, None, deltas)
                     raise
                 finally:
-                    if rule is not None:
-                        self.health.ended(rule_id, route.id)
                     await _aclose(events)
         finally:
-            self._limits.settle(reservation, tokens=used.tokens, cost_nanos=used.cost_nanos)
+            call.settle()
 
     async def _admit(
         self,
-        snapshot: Snapshot,
         model: str,
         kind: str,
-        call: CallContext,
+        context: CallContext,
+        trace: CallTrace,
         estimate: Callable[[ModelPrice | None], Estimate],
-    ) -> _Admitted:
-        # Checked before anything is charged: a call that cannot run costs no quota.
-        principal, metadata = call.principal, call.metadata
+        billable_input: Callable[[], int],
+    ) -> _Call:
+        # Everything that can refuse the call is checked before anything is charged.
+        snapshot = self._source.current
+        principal, metadata = context.principal, context.metadata
         ensure_model_allowed(principal, model)
         policies = snapshot.policies
-        rule = policies.balancing.first(model, principal, metadata) if policies.balancing else None
-        if rule is None:
-            _resolve(snapshot, model, kind)
+        balancing = policies.balancing.get(kind)
+        rule = balancing.first(model, principal, metadata) if balancing else None
+        if rule is None or model not in policies.virtual_models:
+            _resolve(snapshot, model, kind)  # unknown model, or the wrong kind
         limits = policies.limits.matching(model, principal, metadata) if policies.limits else []
-        reservation = await self._limits.admit(
+        reservation = await self.limits.admit(
             limits,
             model=model,
             principal=principal,
             metadata=metadata,
             estimate=estimate(policies.reserve_prices.get(model)) if limits else NO_ESTIMATE,
         )
-        return _Admitted(model, rule, _Applied(limits), reservation)
+        snapshot.calls.enter()  # left in `_Call.settle`, exactly once
+        return _Call(
+            self, snapshot, kind, model, trace, rule, _Applied(limits), reservation, billable_input
+        )
 
-    def _chain(
-        self, snapshot: Snapshot, admitted: _Admitted, call: CallContext, deadline: float | None
-    ) -> AttemptChain:
-        rule = admitted.rule
-        model = admitted.model
+    def _chain(self, call: _Call, context: CallContext, deadline: float | None) -> AttemptChain:
+        rule = call.rule
         if rule is not None:
             plan = plan_targets(rule, self.health, self._rng)
-            admitted.applied.balancing = rule.id
+            call.applied.balancing = rule.id
         else:
-            plan = [Target(model)]
-        fallbacks = snapshot.policies.fallbacks
-        fallback = fallbacks.first(model, call.principal, call.metadata) if fallbacks else None
+            plan = [Target(call.model)]
+        fallbacks = call.snapshot.policies.fallbacks.get(call.kind)
+        fallback = (
+            fallbacks.first(call.model, context.principal, context.metadata) if fallbacks else None
+        )
         return AttemptChain(plan, fallback, deadline=deadline, rng=self._rng)
 
     def _next(
         self, chain: AttemptChain, step: Step, rule: BalanceRule | None, error: GatewayError
     ) -> Step | None:
-        before = (chain.retries, chain.fallbacks)
+        retries, fallbacks = chain.retries, chain.fallbacks
         following = chain.after(step, error)
         if following is not None:
-            rule_id = (
-                following.fallback_rule.id if following.fallback_rule else (rule.id if rule else "")
-            )
-            if chain.retries > before[0]:
-                self._events.retried(rule_id)
-            elif chain.fallbacks > before[1]:
-                self._events.fell_back(rule_id)
+            if following.fallback_rule is not None:
+                rule_id = following.fallback_rule.id
+            else:
+                rule_id = rule.id if rule is not None else ""
+            if chain.retries > retries:
+                self.events.retried(rule_id)
+            elif chain.fallbacks > fallbacks:
+                self.events.fell_back(rule_id)
         return following
-
-    def _note_failure(
-        self, rule: BalanceRule, model: str, target: Target, error: GatewayError
-    ) -> None:
-        if self.health.failed(
-            rule.id, model, failure_status(error), target.tolerance, retry_after_ms(error)
-        ):
-            self._events.cooled_down(rule.id, model)
-
-
-@dataclass(slots=True)
-class _Usage:
-    """Tokens and cost of every attempt of one call, as limits and budgets are settled."""
-
-    tokens: int = 0
-    cost_nanos: int = 0
-
-    def add(
-        self, snapshot: Snapshot, model: str, kind: str, input_tokens: int, output_tokens: int
-    ) -> float:
-        """Adds an attempt's usage; returns its cost in dollars."""
-        nanos = cost_nanos(snapshot.prices.price(model, kind), input_tokens, output_tokens)
-        self.tokens += input_tokens + output_tokens
-        self.cost_nanos += nanos
-        return nanos / NANO_DOLLARS
-
-
-def _billed_input(error: GatewayError, params: ChatParams) -> int:
-    # A provider bills a request it was processing when we gave up (timeout, cut stream);
-    # one it refused or never received costs nothing.
-    if isinstance(error, (UpstreamTimeout, UpstreamStreamCut)):
-        return estimated_input_tokens(params)
-    return 0
 
 
 def _resolve(snapshot: Snapshot, model: str, kind: str) -> ModelRoute:
@@ -449,6 +448,13 @@ def _stamp(result: ChatResult, completion_id: str, model: str) -> None:
     result.model = model
     if not result.HasField("create_time"):
         result.create_time.FromSeconds(int(time.time()))
+
+
+async def _first(events: AsyncIterator[ChatEvent], model: str) -> ChatEvent:
+    try:
+        return await anext(events)
+    except StopAsyncIteration:
+        raise UpstreamStreamCut(f"{model}: provider returned no answer") from None
 
 
 async def _aclose(events: AsyncIterator[ChatEvent]) -> None:

@@ -8,14 +8,41 @@ configs in one call, and in-flight calls finish on the config they started with.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field
 
 from core.auth import Principal
 from core.config.loader import GatewayConfig
 from core.models import ModelRegistry
 from core.pricing import PriceTable
 from core.router.policies import CompiledPolicies
+
+
+class CallsInFlight:
+    """Calls still running on one snapshot, so what a reload replaced (provider connection
+    pools) is closed only once the last of them has finished, however long it streams."""
+
+    __slots__ = ("_count", "_on_idle")
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._on_idle: Callable[[], None] | None = None
+
+    def enter(self) -> None:
+        self._count += 1
+
+    def leave(self) -> None:
+        self._count -= 1
+        if self._count == 0 and self._on_idle is not None:
+            on_idle, self._on_idle = self._on_idle, None
+            on_idle()
+
+    def when_idle(self, callback: Callable[[], None]) -> None:
+        """Runs `callback` once no call is left (now, if none is running)."""
+        if self._count == 0:
+            callback()
+        else:
+            self._on_idle = callback
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +57,7 @@ class Snapshot:
     """Principals of the keys declared in config, by SHA-256 digest of the secret."""
     model_ids: frozenset[str]
     version: int = 1
+    calls: CallsInFlight = field(default_factory=CallsInFlight, compare=False, repr=False)
 
 
 class SnapshotSource:

@@ -220,6 +220,8 @@ async def test_tool_calls_are_in_both_bodies(logging_core: LoggingCore) -> None:
         if stream:
             async for _ in response:  # type: ignore[union-attr]
                 pass
+    # The stream's [DONE] may reach the client before core has finished the call's trace.
+    await logging_core.submissions.reach(2)
     records = await logging_core.records()
     for stream in (False, True):
         record = records[f"tools-{stream}"]

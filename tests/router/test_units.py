@@ -16,6 +16,7 @@ from core.router.health import TargetHealth
 from core.router.local_counters import LocalCounters
 from core.router.matching import Matcher
 from core.router.policies import BalanceRule, Target, Tolerance
+from core.router.snapshot import CallsInFlight
 from core.router.windows import SLOTS, CalendarPeriod, Period, SlidingWindow
 
 
@@ -134,3 +135,18 @@ def test_budget_periods_are_utc_calendar_periods(
     assert slot == first_slot == ms(start)
     assert expires_at > ms(end)
     assert window.free_at_ms(slot) == ms(end)
+
+
+def test_replaced_providers_close_after_the_last_call_on_their_snapshot() -> None:
+    calls = CallsInFlight()
+    closed: list[str] = []
+    calls.enter()
+    calls.enter()
+    calls.when_idle(lambda: closed.append("closed"))
+    calls.leave()
+    assert closed == []
+    calls.leave()
+    assert closed == ["closed"]
+    idle = CallsInFlight()
+    idle.when_idle(lambda: closed.append("at once"))
+    assert closed == ["closed", "at once"]
