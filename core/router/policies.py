@@ -233,12 +233,14 @@ def _balance_rule(
         )
         for index, t in enumerate(rule.load_balance_targets)
     )
+    kind = kinds[targets[0].model]
+    _refuse_embedding_overrides(kind, targets, f"{LOAD_BALANCING_CONFIG} rule {rule.id}", source)
     return BalanceRule(
         id=rule.id,
         strategy=rule.type,
         matcher=matcher_of(rule.when),
         targets=targets,
-        kind=kinds[targets[0].model],
+        kind=kind,
     )
 
 
@@ -255,13 +257,26 @@ def _fallback_rule(rule: FallbackRuleConfig, kinds: Mapping[str, str], source: s
         )
         for index, t in enumerate(rule.fallback_models)
     )
+    kind = kinds[targets[0].model]
+    _refuse_embedding_overrides(kind, targets, f"{FALLBACK_CONFIG} rule {rule.id}", source)
     return FallbackRule(
         id=rule.id,
         matcher=matcher_of(rule.when),
         on_status=frozenset(codes) if codes else DEFAULT_FALLBACK_ON,
         targets=targets,
-        kind=kinds[targets[0].model],
+        kind=kind,
     )
+
+
+def _refuse_embedding_overrides(
+    kind: str, targets: Sequence[Target], where: str, source: str
+) -> None:
+    # Overrides are chat request fields; silently dropping them on embeddings would mislead.
+    if kind == "embedding" and any(t.overrides is not None for t in targets):
+        raise ConfigError(
+            f"{source}: {where}: override_params apply to chat targets only, "
+            "not to embedding models"
+        )
 
 
 def _tolerance(tolerance: FailureTolerance | None) -> Tolerance | None:

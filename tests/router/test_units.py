@@ -150,3 +150,25 @@ def test_replaced_providers_close_after_the_last_call_on_their_snapshot() -> Non
     idle = CallsInFlight()
     idle.when_idle(lambda: closed.append("at once"))
     assert closed == ["closed", "at once"]
+
+
+def test_override_params_on_embedding_targets_are_refused_at_load() -> None:
+    from core.config.loader import ConfigError, parse_config
+    from core.pricing import PriceTable
+    from core.router.policies import compile_policies
+    from tests.router.conftest import ACCOUNTS
+
+    config = parse_config(
+        ACCOUNTS
+        + """---
+name: fb
+type: gateway-fallback-config
+rules:
+  - id: emb
+    when: {models: [mock-a/embed]}
+    fallback_models: [{target: mock-b/embed, override_params: {temperature: 0.1}}]
+"""
+    )
+    prices = PriceTable.from_config(config)
+    with pytest.raises(ConfigError, match="rule emb: override_params apply to chat targets only"):
+        compile_policies(config.policies, prices.by_model(), prices.kinds())
