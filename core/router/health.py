@@ -20,8 +20,11 @@ from core.router.policies import Tolerance
 EWMA_ALPHA = 0.3
 """Weight of the newest observation in the latency average."""
 FAILURE_MS_PER_TOKEN = 1000.0
-"""What a failed attempt counts as in the latency average: far slower than any real answer,
-so latency-based routing leaves a failing target (and comes back as its answers recover)."""
+"""What a provider's failure (429, 5xx, timeout) counts as in the latency average: far slower
+than any real answer, so latency-based routing leaves a failing target."""
+STALE_AFTER_MS = 60_000
+"""A target not measured for this long counts as unmeasured again (as fast as any), so a
+target that was avoided gets tried, and re-measured, after a minute."""
 _SECOND_MS = 1000
 _MINUTE_SLOTS = 60
 
@@ -32,6 +35,7 @@ class _TargetHealth:
     """Failures by second (epoch s), the last minute only."""
     cooled_until_ms: int = 0
     ms_per_token: float | None = None
+    measured_at_ms: int = 0
     in_flight: int = 0
 
 
@@ -65,7 +69,8 @@ class TargetHealth:
         """Counts a failure; True when it starts a cooldown."""
         now = self._now_ms()
         state = self._of(rule_id, model)
-        _average(state, FAILURE_MS_PER_TOKEN)
+        if status == 429 or status >= 500:  # the provider's trouble, not a caller's 4xx
+            _average(state, FAILURE_MS_PER_TOKEN, now)
         until = now + retry_after_ms if retry_after_ms else 0
         if tolerance is not None and status in tolerance.on_status:
             second = now // _SECOND_MS
@@ -91,17 +96,23 @@ class TargetHealth:
 
     def observed(self, rule_id: str, model: str, elapsed_ms: float, output_tokens: int) -> None:
         """A successful answer of `output_tokens` tokens took `elapsed_ms`."""
-        _average(self._of(rule_id, model), elapsed_ms / max(output_tokens, 1))
+        _average(self._of(rule_id, model), elapsed_ms / max(output_tokens, 1), self._now_ms())
 
     def ms_per_token(self, rule_id: str, model: str) -> float | None:
         state = self._targets.get((rule_id, model))
-        return None if state is None else state.ms_per_token
+        if state is None or self._now_ms() - state.measured_at_ms > STALE_AFTER_MS:
+            return None
+        return state.ms_per_token
 
     def in_flight(self, rule_id: str, model: str) -> int:
         state = self._targets.get((rule_id, model))
         return 0 if state is None else state.in_flight
 
 
-def _average(state: _TargetHealth, sample: float) -> None:
+def _average(state: _TargetHealth, sample: float, now_ms: int) -> None:
     previous = state.ms_per_token
-    state.ms_per_token = sample if previous is None else previous + EWMA_ALPHA * (sample - previous)
+    if previous is None or now_ms - state.measured_at_ms > STALE_AFTER_MS:
+        state.ms_per_token = sample  # a stale average is not mixed into a fresh one
+    else:
+        state.ms_per_token = previous + EWMA_ALPHA * (sample - previous)
+    state.measured_at_ms = now_ms

@@ -161,7 +161,7 @@ def compile_policies(
         balancing=_by_kind(balancing),
         fallbacks=_by_kind(fallbacks),
         virtual_models=policies.virtual_models,
-        reserve_prices=_reserve_prices(prices, balancing, fallbacks),
+        reserve_prices=_reserve_prices(prices, balancing, fallbacks, policies.virtual_models),
     )
 
 
@@ -320,13 +320,15 @@ def _reserve_prices(
     prices: Mapping[str, ModelPrice],
     balancing: Sequence[BalanceRule],
     fallbacks: Sequence[FallbackRule],
+    virtual_models: frozenset[str],
 ) -> dict[str, ModelPrice]:
     reachable: dict[str, set[str]] = {model: {model} for model in prices}
     routes = [(r.matcher, r.targets) for r in balancing] + [
         (r.matcher, r.targets) for r in fallbacks
     ]
+    everything = [*prices.keys(), *virtual_models]  # a rule without `models` routes them all
     for matcher, targets in routes:
-        for model in matcher.models or prices.keys():
+        for model in matcher.models or everything:
             reachable.setdefault(model, set()).update(t.model for t in targets)
     return {
         model: _dearest(prices[m] for m in ids if m in prices) for model, ids in reachable.items()

@@ -89,8 +89,10 @@ class ConfigReloader:
         self._seen = self._fingerprint()
         self._task: asyncio.Task[None] | None = None
         self._retiring: set[asyncio.Task[None]] = set()
-        # Providers of replaced snapshots whose calls are still running, closed at stop().
-        self._waiting: dict[int, list[Provider]] = {}
+        # Providers waiting for the calls that may use them, closed at stop() at the latest.
+        self._waiting: list[list[Provider]] = []
+        self._replaced: list[Snapshot] = []  # replaced snapshots with calls still running
+        self._stopped = False
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._watch())
@@ -100,7 +102,8 @@ class ConfigReloader:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        waiting = [p for providers in self._waiting.values() for p in providers]
+        self._stopped = True
+        waiting = [p for providers in self._waiting for p in providers]
         self._waiting.clear()
         await asyncio.gather(*self._retiring, _close(waiting), return_exceptions=True)
 
@@ -142,18 +145,36 @@ class ConfigReloader:
         return outcome
 
     def _retire(self, providers: list[Provider], old: Snapshot) -> None:
+        # A provider can outlive several reloads unchanged, so calls on any older snapshot
+        # may still use it: it closes once every snapshot holding it has no call left.
+        self._replaced = [s for s in (*self._replaced, old) if s.calls.busy]
         if not providers:
             return
+        retiring = {id(p) for p in providers}
+        holders = [
+            s
+            for s in self._replaced
+            if any(id(a.provider) in retiring for a in s.models.providers.values())
+        ]
+        batch = list(providers)
+        self._waiting.append(batch)
+        pending = [len(holders)]
         loop = asyncio.get_running_loop()
-        self._waiting[id(old)] = providers
 
-        def close() -> None:
-            self._waiting.pop(id(old), None)
-            task = loop.create_task(_close(providers))
+        def one_idle() -> None:
+            pending[0] -= 1
+            if pending[0] > 0 or self._stopped or batch not in self._waiting:
+                return
+            self._waiting.remove(batch)
+            task = loop.create_task(_close(batch))
             self._retiring.add(task)
             task.add_done_callback(self._retiring.discard)
 
-        old.calls.when_idle(close)
+        if not holders:
+            pending[0] = 1
+            one_idle()
+        for holder in holders:
+            holder.calls.when_idle(one_idle)
 
     async def _watch(self) -> None:
         while True:

@@ -106,20 +106,29 @@ def _headers(resolved_model: str, applied: _Applied, reservation: Reservation) -
 
 
 class ChatRun:
-    """A started chat call: its events, and what to tell the caller once it commits."""
+    """A started chat call: its events, and what to tell the caller once it commits.
 
-    __slots__ = ("_applied", "_reservation", "completion_id", "events", "resolved_model")
+    Iterate `events`, then `aclose()` (always: it also settles a call whose events were
+    never iterated)."""
 
-    def __init__(self, completion_id: str, applied: _Applied, reservation: Reservation) -> None:
+    __slots__ = ("_call", "completion_id", "events", "resolved_model")
+
+    def __init__(self, completion_id: str, call: _Call) -> None:
         self.completion_id = completion_id
         self.resolved_model = ""
         self.events: AsyncIterator[ChatEvent]
-        self._applied = applied
-        self._reservation = reservation
+        self._call = call
 
     def headers(self) -> Headers:
         """Response headers: the model that answered, the rules applied, rate-limit state."""
-        return _headers(self.resolved_model, self._applied, self._reservation)
+        return _headers(self.resolved_model, self._call.applied, self._call.reservation)
+
+    async def aclose(self) -> None:
+        """Ends the call: closes the provider's stream, settles limits, releases the config."""
+        try:
+            await _aclose(self.events)
+        finally:
+            self._call.settle()
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,37 +172,48 @@ class _Call:
             self.router.health.ended(self.rule.id, route.id)
 
     def failed(
-        self, route: ModelRoute, target: Target, error: GatewayError | None, output_tokens: int
+        self, route: ModelRoute, target: Target, error: GatewayError, output_tokens: int
     ) -> None:
-        """The attempt failed (`error`), or was cancelled (None) with `output_tokens` sent."""
-        # A provider bills what it was processing when we gave up (timeout, cut stream,
-        # caller gone); a request it refused, or never received, costs nothing.
-        billed = isinstance(error, (UpstreamTimeout, UpstreamStreamCut)) or error is None
+        """The attempt failed with `error` after sending `output_tokens` (deltas)."""
+        # A provider bills what it was processing when we gave up (timeout, cut stream); a
+        # request it refused, or never received, costs nothing.
+        billed = isinstance(error, (UpstreamTimeout, UpstreamStreamCut))
         input_tokens = self.billable_input() if billed else 0
         cost = self._spend(route.id, input_tokens, output_tokens)
-        if error is None:
-            self.trace.attempt_done(
-                CANCELLED_STATUS, "cancelled", input_tokens, output_tokens, cost
-            )
-        else:
-            status = failure_status(error)
-            self.trace.attempt_done(status, error.reason, input_tokens, output_tokens, cost)
+        status = failure_status(error)
+        self.trace.attempt_done(status, error.reason, input_tokens, output_tokens, cost)
         rule = self.rule
         if rule is not None:
             health = self.router.health
             health.ended(rule.id, route.id)
-            if error is not None and health.failed(
-                rule.id, route.id, failure_status(error), target.tolerance, retry_after_ms(error)
-            ):
+            if health.failed(rule.id, route.id, status, target.tolerance, retry_after_ms(error)):
                 self.router.events.cooled_down(rule.id, route.id)
+
+    def cancelled(self, route: ModelRoute, output_tokens: int) -> None:
+        """The caller went away during the attempt: the provider bills what it processed."""
+        input_tokens = self.billable_input()
+        cost = self._spend(route.id, input_tokens, output_tokens)
+        self.trace.attempt_done(CANCELLED_STATUS, "cancelled", input_tokens, output_tokens, cost)
+        if self.rule is not None:
+            self.router.health.ended(self.rule.id, route.id)
+
+    def broke(self, route: ModelRoute) -> None:
+        """The attempt raised something that is not a gateway error (a bug): not billed."""
+        self.trace.attempt_done(500, "internal", 0, 0, 0.0)
+        if self.rule is not None:
+            self.router.health.ended(self.rule.id, route.id)
 
     def settle(self) -> None:
         """Charges what the call used to its limits and budgets; releases its snapshot."""
         if self.settled:
             return
         self.settled = True
-        self.router.limits.settle(self.reservation, tokens=self.tokens, cost_nanos=self.cost_nanos)
-        self.snapshot.calls.leave()
+        try:
+            self.router.limits.settle(
+                self.reservation, tokens=self.tokens, cost_nanos=self.cost_nanos
+            )
+        finally:
+            self.snapshot.calls.leave()
 
     def _spend(self, model: str, input_tokens: int, output_tokens: int) -> float:
         price = self.snapshot.prices.price(model, self.kind)
@@ -238,20 +258,16 @@ class Router:
         allowed, or a limit blocks it; then nothing is charged.
         """
         validate_params(params)
-        call = await self._admit(
+        call, chain = await self._admit(
             params.model,
             "chat",
             context,
             trace,
             lambda price: estimate_chat(params, price),
             lambda: estimated_input_tokens(params),
+            deadline,
         )
-        run = ChatRun(f"chatcmpl-{context.request_id}", call.applied, call.reservation)
-        try:
-            chain = self._chain(call, context, deadline)
-        except BaseException:
-            call.settle()
-            raise
+        run = ChatRun(f"chatcmpl-{context.request_id}", call)
         run.events = self._chat_events(call, params, run, chain, stream=stream)
         return run
 
@@ -264,16 +280,16 @@ class Router:
         deadline: float | None = None,
     ) -> EmbedOutcome:
         """Runs an embedding call through the same admit -> plan -> attempts -> settle."""
-        call = await self._admit(
+        call, chain = await self._admit(
             request.model,
             "embedding",
             context,
             trace,
             lambda price: estimate_texts(request.inputs, price),
             lambda: estimate_texts(request.inputs, None).tokens,
+            deadline,
         )
         try:
-            chain = self._chain(call, context, deadline)
             step: Step | None = chain.first()
             while step is not None:
                 if step.wait_seconds:
@@ -288,8 +304,11 @@ class Router:
                     if step is None:
                         raise
                     continue
-                except BaseException:
-                    call.failed(route, step.target, None, 0)
+                except asyncio.CancelledError:
+                    call.cancelled(route, 0)
+                    raise
+                except Exception:
+                    call.broke(route)
                     raise
                 response.model = route.id
                 call.answered(route, response.usage.input_tokens, 0)
@@ -314,31 +333,23 @@ class Router:
                 sent = apply_overrides(params, target.overrides) if target.overrides else params
                 events = route.provider.chat(
                     ChatCall(
-                        params=sent,
-                        account=route.account.name,
-                        model=route.model.name,
-                        stream=stream,
+                        sent, account=route.account.name, model=route.model.name, stream=stream
                     )
                 )
                 call.begin(route)
                 deltas = 0
-                done = False
+                done = False  # whether this attempt's attempt_done was reported
                 try:
                     try:
                         # The first event commits the answer: before it, a failure may move on.
-                        event = await anext(events)
-                    except StopAsyncIteration:
-                        raise UpstreamStreamCut(
-                            f"{route.id}: provider returned no answer"
-                        ) from None
+                        event = await _first(events, route.id)
                     except GatewayError as error:
                         done = True
-                        await _aclose(events)
                         call.failed(route, target, error, 0)
                         step = self._next(chain, step, call.rule, error)
                         if step is None:
                             raise
-                        continue
+                        continue  # `finally` closes this attempt's stream first
                     run.resolved_model = route.id
                     if step.fallback_rule is not None:
                         call.applied.fallback = step.fallback_rule.id
@@ -358,13 +369,19 @@ class Router:
                     yield event
                     return
                 except GatewayError as error:
-                    if not done:  # failed after the commit point (or with no answer at all)
+                    if not done:  # failed after the commit point
                         done = True
                         call.failed(route, target, error, deltas)
                     raise
-                except BaseException:
+                except (asyncio.CancelledError, GeneratorExit):
                     if not done:  # the caller went away mid-call: the provider still bills
-                        call.failed(route, target, None, deltas)
+                        done = True
+                        call.cancelled(route, deltas)
+                    raise
+                except Exception:
+                    if not done:  # a bug (ours or a provider's): the call fails as internal
+                        done = True
+                        call.broke(route)
                     raise
                 finally:
                     await _aclose(events)
@@ -379,41 +396,37 @@ class Router:
         trace: CallTrace,
         estimate: Callable[[ModelPrice | None], Estimate],
         billable_input: Callable[[], int],
-    ) -> _Call:
-        # Everything that can refuse the call is checked before anything is charged.
+        deadline: float | None,
+    ) -> tuple[_Call, AttemptChain]:
+        # Everything that can refuse the call (unknown model, every target cooling down, a
+        # limit) is checked before anything is charged; the plan is made before admission.
         snapshot = self._source.current
-        principal, metadata = context.principal, context.metadata
-        ensure_model_allowed(principal, model)
-        policies = snapshot.policies
-        balancing = policies.balancing.get(kind)
-        rule = balancing.first(model, principal, metadata) if balancing else None
-        if rule is None or model not in policies.virtual_models:
-            _resolve(snapshot, model, kind)  # unknown model, or the wrong kind
-        limits = policies.limits.matching(model, principal, metadata) if policies.limits else []
-        reservation = await self.limits.admit(
-            limits,
-            model=model,
-            principal=principal,
-            metadata=metadata,
-            estimate=estimate(policies.reserve_prices.get(model)) if limits else NO_ESTIMATE,
-        )
-        snapshot.calls.enter()  # left in `_Call.settle`, exactly once
-        return _Call(
-            self, snapshot, kind, model, trace, rule, _Applied(limits), reservation, billable_input
-        )
-
-    def _chain(self, call: _Call, context: CallContext, deadline: float | None) -> AttemptChain:
-        rule = call.rule
-        if rule is not None:
-            plan = plan_targets(rule, self.health, self._rng)
-            call.applied.balancing = rule.id
-        else:
-            plan = [Target(call.model)]
-        fallbacks = call.snapshot.policies.fallbacks.get(call.kind)
-        fallback = (
-            fallbacks.first(call.model, context.principal, context.metadata) if fallbacks else None
-        )
-        return AttemptChain(plan, fallback, deadline=deadline, rng=self._rng)
+        snapshot.calls.enter()  # from here the snapshot's providers stay open for this call
+        try:
+            principal, metadata = context.principal, context.metadata
+            ensure_model_allowed(principal, model)
+            policies = snapshot.policies
+            balancing = policies.balancing.get(kind)
+            rule = balancing.first(model, principal, metadata) if balancing else None
+            if rule is None or model not in policies.virtual_models:
+                _resolve(snapshot, model, kind)  # unknown model, or the wrong kind
+            plan = plan_targets(rule, self.health, self._rng) if rule else [Target(model)]
+            fallbacks = policies.fallbacks.get(kind)
+            fallback = fallbacks.first(model, principal, metadata) if fallbacks else None
+            limits = policies.limits.matching(model, principal, metadata) if policies.limits else []
+            reservation = await self.limits.admit(
+                limits,
+                model=model,
+                principal=principal,
+                metadata=metadata,
+                estimate=estimate(policies.reserve_prices.get(model)) if limits else NO_ESTIMATE,
+            )
+        except BaseException:
+            snapshot.calls.leave()
+            raise
+        applied = _Applied(limits, balancing=rule.id if rule is not None else "")
+        call = _Call(self, snapshot, kind, model, trace, rule, applied, reservation, billable_input)
+        return call, AttemptChain(plan, fallback, deadline=deadline, rng=self._rng)
 
     def _next(
         self, chain: AttemptChain, step: Step, rule: BalanceRule | None, error: GatewayError

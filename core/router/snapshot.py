@@ -20,29 +20,34 @@ from core.router.policies import CompiledPolicies
 
 class CallsInFlight:
     """Calls still running on one snapshot, so what a reload replaced (provider connection
-    pools) is closed only once the last of them has finished, however long it streams."""
+    pools) is closed only once the last call that may use it has finished."""
 
     __slots__ = ("_count", "_on_idle")
 
     def __init__(self) -> None:
         self._count = 0
-        self._on_idle: Callable[[], None] | None = None
+        self._on_idle: list[Callable[[], None]] = []
+
+    @property
+    def busy(self) -> bool:
+        return self._count > 0
 
     def enter(self) -> None:
         self._count += 1
 
     def leave(self) -> None:
         self._count -= 1
-        if self._count == 0 and self._on_idle is not None:
-            on_idle, self._on_idle = self._on_idle, None
-            on_idle()
+        if self._count == 0 and self._on_idle:
+            callbacks, self._on_idle = self._on_idle, []
+            for callback in callbacks:
+                callback()
 
     def when_idle(self, callback: Callable[[], None]) -> None:
         """Runs `callback` once no call is left (now, if none is running)."""
         if self._count == 0:
             callback()
         else:
-            self._on_idle = callback
+            self._on_idle.append(callback)
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,10 +45,13 @@ class RouteServicer(pb_grpc.RouteServiceServicer):
                 request.params, call, trace, stream=False, deadline=_deadline(context)
             )
             result: ChatResult | None = None
-            async for event in run.events:
-                trace.event(event)
-                if isinstance(event, ChatResult):
-                    result = event
+            try:
+                async for event in run.events:
+                    trace.event(event)
+                    if isinstance(event, ChatResult):
+                        result = event
+            finally:
+                await run.aclose()
             if result is None:
                 raise InternalError(f"{run.resolved_model}: provider returned no result")
             await context.send_initial_metadata(_with_request_id(run.headers()))
@@ -84,7 +87,7 @@ class RouteServicer(pb_grpc.RouteServiceServicer):
                     event = await anext(events, None)
             finally:
                 # Closing the chain promptly closes the upstream request when the caller leaves.
-                await events.aclose()  # type: ignore[attr-defined]
+                await run.aclose()
         except BaseException as error:
             _report(trace, error)
             raise

@@ -172,3 +172,17 @@ rules:
     prices = PriceTable.from_config(config)
     with pytest.raises(ConfigError, match="rule emb: override_params apply to chat targets only"):
         compile_policies(config.policies, prices.by_model(), prices.kinds())
+
+
+def test_an_avoided_target_is_measured_again_after_a_minute() -> None:
+    clock = Clock()
+    health = TargetHealth(clock)
+    health.observed("r", "a/x", 20.0, 1)
+    health.failed("r", "a/x", 503, None, None)
+    assert (health.ms_per_token("r", "a/x") or 0) > 100  # avoided for now
+    health.failed("r", "b/x", 400, None, None)  # a caller's 4xx is not the provider's trouble
+    assert health.ms_per_token("r", "b/x") is None
+    clock.ms += 61_000
+    assert health.ms_per_token("r", "a/x") is None  # stale: counts as unmeasured, gets tried
+    health.observed("r", "a/x", 20.0, 1)
+    assert health.ms_per_token("r", "a/x") == 20.0  # not mixed with the stale penalty
