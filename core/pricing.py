@@ -6,6 +6,7 @@ and a budget can price a call while it runs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Literal
 
@@ -13,6 +14,8 @@ from core.config.loader import GatewayConfig
 from core.config.models import ModelPrice, model_id
 
 ModelKind = Literal["chat", "embedding"]
+NANO_DOLLARS = 1_000_000_000
+"""Costs are counted in integer nano-dollars, so sums (rollups, budgets) stay exact."""
 
 
 class PriceTable:
@@ -45,11 +48,15 @@ class PriceTable:
         """The price of `model_id` (`account/model`) as a model of `kind`, None if unknown."""
         return self._prices.get((model_id, kind))
 
-    def cost(self, model_id: str, kind: str, input_tokens: int, output_tokens: int) -> float:
-        """US dollars for the tokens; 0 for a model without a price."""
-        price = self.price(model_id, kind)
-        if price is None or not (input_tokens or output_tokens):
-            return 0.0
-        return (
-            input_tokens * price.input_per_million + output_tokens * price.output_per_million
-        ) / 1_000_000
+    def cost_nanos(self, model_id: str, kind: str, input_tokens: int, output_tokens: int) -> int:
+        """What the tokens cost, in nano-dollars; 0 for a model without a price."""
+        return cost_nanos(self.price(model_id, kind), input_tokens, output_tokens)
+
+
+def cost_nanos(price: ModelPrice | None, input_tokens: int, output_tokens: int) -> int:
+    """A cost in integer nano-dollars (prices are per million tokens), rounded up: the one
+    pricing formula, for budgets while a call runs and for its log record after."""
+    if price is None:
+        return 0
+    dollars_e6 = input_tokens * price.input_per_million + output_tokens * price.output_per_million
+    return math.ceil(dollars_e6 * (NANO_DOLLARS / 1_000_000))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from core.recording import CallRecorder
 from core.router.counters import WindowCounters
 from core.router.limits import Limits
 from core.router.local_counters import LocalCounters
-from core.router.reload import ConfigReloader, ReloadOutcome, build_snapshot
+from core.router.reload import ConfigReloader, build_snapshot
 from core.router.router import Router
 from core.router.snapshot import LiveModelIds, SnapshotSource
 from core.servicers.keys import KeyServicer
@@ -102,7 +101,6 @@ def build_core(
     router_metrics: RouterMetrics | None = None,
     config_path: Path | None = None,
     reload_poll_seconds: float = 1.0,
-    on_reload: Callable[[ReloadOutcome], None] = lambda outcome: None,
 ) -> Core:
     """Creates providers (inside the running loop) and binds `address` (port 0 picks one).
 
@@ -135,10 +133,7 @@ def build_core(
     )
     limits = Limits(
         counters or LocalCounters(),
-        now_ms=lambda: time.time_ns() // 1_000_000,
-        on_blocked=(lambda rule: router_metrics.blocked(rule.id))
-        if router_metrics
-        else (lambda rule: None),
+        on_blocked=router_metrics.blocked if router_metrics is not None else None,
     )
     router = Router(source, limits, events=router_metrics)
     route_service_pb2_grpc.add_RouteServiceServicer_to_server(
@@ -175,7 +170,6 @@ def build_core(
             environ=env,
             provider_factory=provider_factory,
             poll_seconds=reload_poll_seconds,
-            on_reload=on_reload,
         )
     return Core(
         server=server,

@@ -103,30 +103,42 @@ class AttemptChain:
         self._tried.add(step.target.model)
         if not _upstream(error):
             return None
-        status = failure_status(error)
-        no_answer = _no_answer(error)
-        target = step.target
-        if not self._in_fallback and step.number < target.attempts and status in target.retry_on:
-            wait = self._backoff(target, step.number, retry_after_ms(error))
-            if wait is not None:
-                self.retries += 1
-                return Step(target, step.number + 1, wait)
+        status, no_answer = failure_status(error), _no_answer(error)
         if not self._in_fallback:
-            fallback_on = target.fallback_on
-            if no_answer or fallback_on is None or status in fallback_on:
-                self._index += 1
-                if self._index < len(self._plan):
-                    self.fallbacks += 1
-                    return Step(self._plan[self._index], 1)
-            rule = self._fallback
-            if rule is None or not (no_answer or status in rule.on_status):
-                return None
+            following = self._retry(step, status, error) or self._next_planned(
+                step.target, status, no_answer
+            )
+            if following is not None:
+                return following
+        return self._next_fallback(status, no_answer)
+
+    def _retry(self, step: Step, status: int, error: GatewayError) -> Step | None:
+        target = step.target
+        if step.number >= target.attempts or status not in target.retry_on:
+            return None
+        wait = self._backoff(target, step.number, retry_after_ms(error))
+        if wait is None:
+            return None
+        self.retries += 1
+        return Step(target, step.number + 1, wait)
+
+    def _next_planned(self, target: Target, status: int, no_answer: bool) -> Step | None:
+        fallback_on = target.fallback_on
+        if not (no_answer or fallback_on is None or status in fallback_on):
+            return None
+        self._index += 1
+        if self._index >= len(self._plan):
+            return None
+        self.fallbacks += 1
+        return Step(self._plan[self._index], 1)
+
+    def _next_fallback(self, status: int, no_answer: bool) -> Step | None:
+        rule = self._fallback
+        if rule is None or not (no_answer or status in rule.on_status):
+            return None
+        if not self._in_fallback:
             self._in_fallback = True
             self._index = -1
-        rule = self._fallback
-        assert rule is not None
-        if not (no_answer or status in rule.on_status):
-            return None
         self._index += 1
         while self._index < len(rule.targets) and rule.targets[self._index].model in self._tried:
             self._index += 1  # a target that already failed this call is not tried again

@@ -22,14 +22,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from core.auth import Principal
 from core.config.models import ModelPrice
 from core.errors import BudgetExceeded, LimitsUnavailable, RateLimited
+from core.pricing import NANO_DOLLARS, cost_nanos
 from core.router.counters import Adjustment, Charge, Refused, WindowCounters
-from core.router.policies import BUDGET_CONFIG, NANO_DOLLARS, LimitRule
+from core.router.policies import BUDGET_CONFIG, LimitRule
 from gateway.v1.chat_pb2 import ChatParams, Message
 
 log = logging.getLogger(__name__)
@@ -62,16 +64,12 @@ class Reservation:
     headers: Headers = ()
 
 
-NO_ESTIMATE = Estimate(0, 0)
-NO_RESERVATION = Reservation((), (), NO_ESTIMATE)
+NO_RESERVATION = Reservation((), (), Estimate(0, 0))
 
 
 def estimate_chat(params: ChatParams, price: ModelPrice | None) -> Estimate:
     """The tokens and cost reserved for a chat call."""
-    chars = 0
-    for message in params.messages:
-        chars += _message_chars(message)
-    input_tokens = chars // _CHARS_PER_TOKEN + _TOKENS_PER_MESSAGE * len(params.messages)
+    input_tokens = estimated_input_tokens(params)
     if params.HasField("max_completion_tokens"):
         output_tokens = params.max_completion_tokens
     elif params.HasField("max_tokens"):
@@ -93,14 +91,6 @@ def estimated_input_tokens(params: ChatParams) -> int:
     return chars // _CHARS_PER_TOKEN + _TOKENS_PER_MESSAGE * len(params.messages)
 
 
-def cost_nanos(price: ModelPrice | None, input_tokens: int, output_tokens: int) -> int:
-    """A cost in integer nano-dollars (prices are per million tokens)."""
-    if price is None:
-        return 0
-    dollars_e6 = input_tokens * price.input_per_million + output_tokens * price.output_per_million
-    return math.ceil(dollars_e6 * (NANO_DOLLARS / 1_000_000))
-
-
 def _message_chars(message: Message) -> int:
     chars = len(message.text)
     for part in message.parts.parts:
@@ -117,8 +107,8 @@ class Limits:
         self,
         counters: WindowCounters,
         *,
-        now_ms: Callable[[], int],
-        on_blocked: Callable[[LimitRule], None] = lambda rule: None,
+        now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        on_blocked: Callable[[str], None] | None = None,
     ) -> None:
         self._counters = counters
         self._now_ms = now_ms
@@ -155,11 +145,14 @@ class Limits:
             ) from exc
         if isinstance(outcome, Refused):
             rule = rules[outcome.index]
-            self._on_blocked(rule)
+            if self._on_blocked is not None:
+                self._on_blocked(rule.id)  # counted by rule id (Prometheus)
             raise _blocked(rule, charges[outcome.index], outcome, now)
         for rule, used in zip(rules, outcome.used, strict=True):
             if rule.audit_mode and used > rule.limit:
-                log.warning("budget %s (audit mode) is spent: %.6f USD", rule.id, used / 1e9)
+                log.warning(
+                    "budget %s (audit mode) is spent: %.6f USD", rule.id, used / NANO_DOLLARS
+                )
         return Reservation(rules, charges, estimate, _headers(rules, outcome.used))
 
     def settle(self, reservation: Reservation, *, tokens: int, cost_nanos: int) -> None:

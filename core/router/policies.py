@@ -23,6 +23,7 @@ from core.config.policies import (
     RateLimitRule as RateLimitRuleConfig,
     When,
 )
+from core.pricing import NANO_DOLLARS
 from core.router.matching import Matcher, RuleIndex
 from core.router.windows import (
     DAY_MS,
@@ -40,8 +41,6 @@ BUDGET_CONFIG = "gateway-budget-config"
 LOAD_BALANCING_CONFIG = "gateway-load-balancing-config"
 FALLBACK_CONFIG = "gateway-fallback-config"
 
-NANO_DOLLARS = 1_000_000_000
-"""Budgets count cost in integer nano-dollars, so shared counters stay exact integers."""
 
 Measure = Literal["requests", "tokens", "cost"]
 Strategy = Literal["weight-based-routing", "latency-based-routing", "priority-based-routing"]

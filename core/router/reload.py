@@ -78,15 +78,13 @@ class ConfigReloader:
         environ: Mapping[str, str],
         provider_factory: ProviderFactory,
         poll_seconds: float = DEFAULT_POLL_SECONDS,
-        on_reload: Callable[[ReloadOutcome], None] = lambda outcome: None,
     ) -> None:
         self._path = path
         self._source = source
         self._environ = environ
         self._factory = provider_factory
         self._poll_seconds = poll_seconds
-        self._on_reload = on_reload
-        self._seen = self._fingerprint()
+        self._seen = _digest(self._read())
         self._task: asyncio.Task[None] | None = None
         self._retiring: set[asyncio.Task[None]] = set()
         # Providers waiting for the calls that may use them, closed at stop() at the latest.
@@ -109,17 +107,19 @@ class ConfigReloader:
 
     async def reload(self) -> ReloadOutcome | None:
         """Applies the file if it changed since last seen; None when it did not."""
-        fingerprint = self._fingerprint()
-        if fingerprint == self._seen:
+        content = self._read()
+        digest = _digest(content)
+        if digest == self._seen:
             return None
-        self._seen = fingerprint
-        return self._apply()
+        self._seen = digest
+        return self._apply(content)
 
-    def _apply(self) -> ReloadOutcome:
+    def _apply(self, content: bytes | OSError) -> ReloadOutcome:
         current = self._source.current
         try:
-            text = self._path.read_text(encoding="utf-8")
-            config = parse_config(text, source=str(self._path))
+            if isinstance(content, OSError):
+                raise content
+            config = parse_config(content.decode("utf-8"), source=str(self._path))
             snapshot = build_snapshot(
                 config,
                 environ=self._environ,
@@ -132,17 +132,13 @@ class ConfigReloader:
             log.error(
                 "config reload refused, still serving version %d: %s", current.version, message
             )
-            outcome = ReloadOutcome(current.version, message)
-            self._on_reload(outcome)
-            return outcome
+            return ReloadOutcome(current.version, message)
         if config.metrics != current.config.metrics:
             log.warning("%s: gateway-metrics-config changes apply at the next restart", self._path)
         self._source.swap(snapshot)
         self._retire(retired_providers(current.models, snapshot.models), current)
         log.info("config reloaded from %s (version %d)", self._path, snapshot.version)
-        outcome = ReloadOutcome(snapshot.version)
-        self._on_reload(outcome)
-        return outcome
+        return ReloadOutcome(snapshot.version)
 
     def _retire(self, providers: list[Provider], old: Snapshot) -> None:
         # A provider can outlive several reloads unchanged, so calls on any older snapshot
@@ -184,11 +180,16 @@ class ConfigReloader:
             except Exception:  # the watcher must outlive any one bad reload
                 log.exception("config reload failed")
 
-    def _fingerprint(self) -> str | None:
+    def _read(self) -> bytes | OSError:
+        # Read once per check: what is compared is exactly what gets parsed.
         try:
-            return hashlib.sha256(self._path.read_bytes()).hexdigest()
-        except OSError:
-            return None
+            return self._path.read_bytes()
+        except OSError as exc:
+            return exc
+
+
+def _digest(content: bytes | OSError) -> str | None:
+    return hashlib.sha256(content).hexdigest() if isinstance(content, bytes) else None
 
 
 async def _close(providers: list[Provider]) -> None:

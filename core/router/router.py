@@ -16,7 +16,7 @@ import json
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from core.access import ensure_model_allowed
@@ -29,17 +29,17 @@ from core.errors import (
     UpstreamTimeout,
 )
 from core.models import ModelRoute
+from core.pricing import NANO_DOLLARS
 from core.providers.base import ChatCall, ChatEvent
 from core.recording import CallContext, CallTrace
 from core.router.attempts import AttemptChain, Step, failure_status, retry_after_ms
 from core.router.balancing import plan_targets
 from core.router.health import TargetHealth
 from core.router.limits import (
-    NO_ESTIMATE,
+    NO_RESERVATION,
     Estimate,
     Limits,
     Reservation,
-    cost_nanos,
     estimate_chat,
     estimate_texts,
     estimated_input_tokens,
@@ -47,7 +47,6 @@ from core.router.limits import (
 from core.router.policies import (
     FALLBACK_CONFIG,
     LOAD_BALANCING_CONFIG,
-    NANO_DOLLARS,
     BalanceRule,
     LimitRule,
     Target,
@@ -155,7 +154,7 @@ class _Call:
     tokens: int = 0
     cost_nanos: int = 0
     started: float = 0.0
-    settled: bool = field(default=False)
+    settled: bool = False
 
     def begin(self, route: ModelRoute) -> None:
         self.trace.attempt(route.id, route.account.name)
@@ -166,10 +165,10 @@ class _Call:
     def answered(self, route: ModelRoute, input_tokens: int, output_tokens: int) -> None:
         cost = self._spend(route.id, input_tokens, output_tokens)
         self.trace.attempt_done(200, "", input_tokens, output_tokens, cost)
-        if self.rule is not None:
+        rule = self._ended(route)
+        if rule is not None:
             elapsed_ms = (time.perf_counter() - self.started) * 1000
-            self.router.health.observed(self.rule.id, route.id, elapsed_ms, output_tokens)
-            self.router.health.ended(self.rule.id, route.id)
+            self.router.health.observed(rule.id, route.id, elapsed_ms, output_tokens)
 
     def failed(
         self, route: ModelRoute, target: Target, error: GatewayError, output_tokens: int
@@ -182,26 +181,23 @@ class _Call:
         cost = self._spend(route.id, input_tokens, output_tokens)
         status = failure_status(error)
         self.trace.attempt_done(status, error.reason, input_tokens, output_tokens, cost)
-        rule = self.rule
-        if rule is not None:
-            health = self.router.health
-            health.ended(rule.id, route.id)
-            if health.failed(rule.id, route.id, status, target.tolerance, retry_after_ms(error)):
-                self.router.events.cooled_down(rule.id, route.id)
+        rule = self._ended(route)
+        if rule is not None and self.router.health.failed(
+            rule.id, route.id, status, target.tolerance, retry_after_ms(error)
+        ):
+            self.router.events.cooled_down(rule.id, route.id)
 
     def cancelled(self, route: ModelRoute, output_tokens: int) -> None:
         """The caller went away during the attempt: the provider bills what it processed."""
         input_tokens = self.billable_input()
         cost = self._spend(route.id, input_tokens, output_tokens)
         self.trace.attempt_done(CANCELLED_STATUS, "cancelled", input_tokens, output_tokens, cost)
-        if self.rule is not None:
-            self.router.health.ended(self.rule.id, route.id)
+        self._ended(route)
 
     def broke(self, route: ModelRoute) -> None:
         """The attempt raised something that is not a gateway error (a bug): not billed."""
         self.trace.attempt_done(500, "internal", 0, 0, 0.0)
-        if self.rule is not None:
-            self.router.health.ended(self.rule.id, route.id)
+        self._ended(route)
 
     def settle(self) -> None:
         """Charges what the call used to its limits and budgets; releases its snapshot."""
@@ -215,9 +211,15 @@ class _Call:
         finally:
             self.snapshot.calls.leave()
 
+    def _ended(self, route: ModelRoute) -> BalanceRule | None:
+        # Only load-balanced targets are tracked (calls in flight, latency, cooldowns).
+        rule = self.rule
+        if rule is not None:
+            self.router.health.ended(rule.id, route.id)
+        return rule
+
     def _spend(self, model: str, input_tokens: int, output_tokens: int) -> float:
-        price = self.snapshot.prices.price(model, self.kind)
-        nanos = cost_nanos(price, input_tokens, output_tokens)
+        nanos = self.snapshot.prices.cost_nanos(model, self.kind, input_tokens, output_tokens)
         self.tokens += input_tokens + output_tokens
         self.cost_nanos += nanos
         return nanos / NANO_DOLLARS
@@ -414,13 +416,15 @@ class Router:
             fallbacks = policies.fallbacks.get(kind)
             fallback = fallbacks.first(model, principal, metadata) if fallbacks else None
             limits = policies.limits.matching(model, principal, metadata) if policies.limits else []
-            reservation = await self.limits.admit(
-                limits,
-                model=model,
-                principal=principal,
-                metadata=metadata,
-                estimate=estimate(policies.reserve_prices.get(model)) if limits else NO_ESTIMATE,
-            )
+            reservation = NO_RESERVATION
+            if limits:
+                reservation = await self.limits.admit(
+                    limits,
+                    model=model,
+                    principal=principal,
+                    metadata=metadata,
+                    estimate=estimate(policies.reserve_prices.get(model)),
+                )
         except BaseException:
             snapshot.calls.leave()
             raise

@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from core.pricing import NANO_DOLLARS
 from core.usage.histogram import EMPTY, Hist, merge, single, subtract, total
 
 if TYPE_CHECKING:  # core.store.base refers to Totals
     from core.store.base import LogRecord
 
-NANO = 1_000_000_000
+NANO = NANO_DOLLARS
 MAX_COST = 10_000.0
 """US dollars one call may count for, at most: a wrong price or a bogus logged cost must
 not overflow the stores' 64-bit sums (a billion such calls still fit)."""
