@@ -62,6 +62,9 @@ class MockOptions(_Strict):
     """Fixed answer length in tokens; unset echoes the last user message."""
 
 
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+
+
 class ProviderAccount(_Strict):
     """A provider account: `name` is the `openai-main` in `openai-main/gpt-4o`."""
 
@@ -79,7 +82,22 @@ class ProviderAccount(_Strict):
     headers: dict[str, str] = {}
     """Extra non-secret headers sent on every upstream request."""
     timeout_seconds: float = Field(default=60.0, gt=0)
+    """A non-streaming call's whole upstream exchange, from sending the request (waiting for a
+    pooled connection included) to the answer's last byte; for a stream, the same span up to
+    the answer's first byte. Bytes trickling in do not extend it. Past it: 504."""
+    stream_idle_timeout_seconds: float = Field(default=60.0, gt=0)
+    """Longest silence in a stream after its first byte; a stream that keeps sending is never
+    cut. Past it: 504 before the first event, an `error` event after it."""
     connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    """Opening one TCP (and TLS) connection to the provider."""
+    max_response_bytes: int = Field(default=DEFAULT_MAX_RESPONSE_BYTES, ge=1024)
+    """Largest answer read from the provider (counted after decompression), and largest single
+    line or event of a stream. Reading stops as soon as it is passed and the call fails with
+    a 502 naming this field, so a broken provider cannot make the gateway buffer without
+    bound. The default is GATEWAY_GRPC_MAX_MESSAGE_BYTES's: an answer (or one streamed event)
+    goes on to the caller as one gRPC message, and its JSON is seldom smaller than that
+    message. Float embeddings are the exception (their JSON is about 4x the message): raise
+    it on accounts that serve large embedding batches."""
     max_connections: int = Field(default=100, ge=1)
     models: list[ModelConfig] = Field(min_length=1)
     mock: MockOptions = MockOptions()

@@ -12,7 +12,8 @@ from core.errors import InvalidRequest, UpstreamFailed, UpstreamStreamCut
 from core.providers.anthropic_request import messages_body
 from core.providers.anthropic_response import AnthropicStream, result_from_message
 from core.providers.base import ChatCall, ChatEvent
-from core.providers.transport import HttpUpstream, Upstream, stream_error_message
+from core.providers.transport import HttpUpstream, Upstream
+from core.providers.upstream_errors import stream_error_message
 from gateway.v1.route_service_pb2 import EmbedRequest, EmbedResponse
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"

@@ -44,6 +44,9 @@ from gateway.v1.chat_pb2 import (
 from gateway.v1.route_service_pb2 import Embedding, EmbedRequest, EmbedResponse
 
 EMBEDDING_DIMENSIONS = 8
+MAX_EMBEDDING_DIMENSIONS = 4096
+"""The most `dimensions` answered (OpenAI's largest model has 3,072): a vector is built on
+the event loop, so `dimensions: 10**12` would stall every call, and a negative one failed."""
 
 
 class MockProvider:
@@ -75,6 +78,13 @@ class MockProvider:
         faults = _faults(request.extras, self._account.name)
         await self._maybe_fail(model_id(self._account.name, model), faults)
         dimensions = request.dimensions if request.HasField("dimensions") else EMBEDDING_DIMENSIONS
+        if not 1 <= dimensions <= MAX_EMBEDDING_DIMENSIONS:
+            raise UpstreamRejected(  # as a provider refuses a size its model lacks
+                f"{model_id(self._account.name, model)}: provider answered 400: `dimensions` "
+                f"must be between 1 and {MAX_EMBEDDING_DIMENSIONS}; got {dimensions}",
+                upstream_status=400,
+                param="dimensions",
+            )
         embeddings = [
             Embedding(index=i, values=_vector(text, dimensions))
             for i, text in enumerate(request.inputs)

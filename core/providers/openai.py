@@ -21,7 +21,8 @@ from core.config.models import ProviderAccount, model_id
 from core.errors import UpstreamFailed, UpstreamStreamCut
 from core.providers.assembler import StreamAssembler
 from core.providers.base import ChatCall, ChatEvent
-from core.providers.transport import HttpUpstream, Upstream, stream_error_message
+from core.providers.transport import HttpUpstream, Upstream
+from core.providers.upstream_errors import stream_error_message
 from gateway.v1.chat_pb2 import Usage
 from gateway.v1.route_service_pb2 import EmbedRequest, EmbedResponse
 

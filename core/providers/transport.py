@@ -1,41 +1,42 @@
-"""The upstream HTTP seam: one pooled client per provider account, an SSE reader, and the one
-table from transport failures and HTTP statuses to the gateway's `Upstream*` errors.
+"""The upstream HTTP seam: one pooled aiohttp session per provider account, bounded in time
+and in size, behind the `Upstream` protocol the provider families talk to.
 
-Providers talk to `Upstream`, never to httpx, so tests and other transports can stand in.
-`timeout_seconds` bounds each wait for upstream bytes (the answer's first byte, then every gap
-in a stream), not a whole stream: a long answer that keeps flowing is never cut.
+Bounds, all per provider account: `timeout_seconds` covers a non-streaming call from
+sending the request to the answer's last byte (bytes trickling in do not extend it) and a
+stream up to its first byte; `stream_idle_timeout_seconds` then bounds each silence in the
+stream, so a long answer that keeps flowing is never cut; `connect_timeout_seconds` bounds
+opening a connection. `max_response_bytes` caps an answer, and each event of a stream:
+reading stops as soon as it is passed.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Any, Protocol
 
 import aiohttp
-import httpx
 import orjson
-from httpx_aiohttp import AiohttpTransport
+from yarl import URL
 
 from core.config.models import ProviderAccount
-from core.errors import (
-    GatewayError,
-    UpstreamFailed,
-    UpstreamRejected,
-    UpstreamStreamCut,
-    UpstreamTimeout,
-)
-
-SseEvent = tuple[str | None, str]
-"""One server-sent event: its `event:` name (None when absent) and its joined `data:` lines."""
+from core.errors import GatewayError, UpstreamFailed
+from core.providers.sse import SseEvent, SseReader
+from core.providers.upstream_errors import status_error, too_large_error, transport_error
 
 _DRAIN_SECONDS = 0.1
 """How long a finished stream may take to end its body before the connection is dropped."""
 
-_MAX_ERROR_TEXT = 300
-"""Longest raw upstream body quoted in an error message."""
+_MAX_ERROR_BODY = 64 * 1024
+"""Most of a non-2xx answer read: enough for any provider's error message."""
+
+_KEEPALIVE_SECONDS = 5.0
+"""How long an idle pooled connection is kept (httpx's default, which the gateway used
+before): shorter than the idle limit of common provider front ends, so the gateway rarely
+reuses a connection the provider is closing."""
+
+_MAX_CACHED_URLS = 1024
 
 
 class Upstream(Protocol):
@@ -68,120 +69,13 @@ class Upstream(Protocol):
         ...
 
 
-# (failure raised by the transport, error before the answer started, error mid-stream).
-# First matching row wins, so the specific rows come first.
-_TRANSPORT_ERRORS: tuple[
-    tuple[tuple[type[BaseException], ...], type[GatewayError], type[GatewayError]], ...
-] = (
-    ((TimeoutError, httpx.TimeoutException), UpstreamTimeout, UpstreamTimeout),
-    ((aiohttp.ClientConnectorError, httpx.ConnectError), UpstreamFailed, UpstreamFailed),
-    ((aiohttp.ClientError, httpx.TransportError, OSError), UpstreamFailed, UpstreamStreamCut),
-)
-
-
-def _original_failure(exc: BaseException) -> BaseException:
-    # httpx_aiohttp re-raises aiohttp errors as httpx ones, and wrongly (a refused connection
-    # or a server disconnect becomes `ConnectTimeout`), so classify by the aiohttp cause.
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, aiohttp.ClientError):
-            return cause
-        cause = cause.__cause__
-    return exc
-
-
-def _redact(text: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
-
-
-def transport_error(
-    exc: Exception, *, label: str, mid_stream: bool, timeout: float, secrets: Sequence[str] = ()
-) -> GatewayError | None:
-    """The gateway error for a transport failure, or None when `exc` is not one (a bug)."""
-    failure = _original_failure(exc)
-    for kinds, before, during in _TRANSPORT_ERRORS:
-        if isinstance(failure, kinds):
-            error_class = during if mid_stream else before
-            break
-    else:
-        return None
-    what = {
-        UpstreamTimeout: f"sent nothing for {timeout:g} s",
-        UpstreamStreamCut: "stream broke off",
-        UpstreamFailed: "connection failed",
-    }[error_class]
-    detail = _redact(f"{type(failure).__name__}: {failure}"[:_MAX_ERROR_TEXT], secrets)
-    return error_class(f"{label}: upstream {what} ({detail})")
-
-
-def status_error(
-    status: int,
-    body: bytes,
-    *,
-    label: str,
-    secrets: Sequence[str] = (),
-    headers: Mapping[str, str] | None = None,
-) -> GatewayError:
-    """The gateway error for a non-2xx upstream answer, quoting the provider's own message.
-
-    A `Retry-After` (or `retry-after-ms`) the provider sent travels as `retry_after_seconds`,
-    so retries and cooldowns wait as long as the provider asked, and callers learn it too.
-    """
-    message = _redact(_provider_message(body), secrets)
-    text = f"{label}: upstream answered HTTP {status}: {message}"
-    retry_after = _retry_after_seconds(headers) if headers is not None else None
-    details = {"retry_after_seconds": retry_after} if retry_after is not None else None
-    if 400 <= status < 500:
-        return UpstreamRejected(text, upstream_status=status, details=details)
-    return UpstreamFailed(text, upstream_status=status, details=details)
-
-
-_MAX_RETRY_AFTER_SECONDS = 3600.0
-
-
-def _retry_after_seconds(headers: Mapping[str, str]) -> str | None:
-    # Seconds as a decimal string; HTTP-date forms are rare from LLM APIs and are ignored.
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        raw = headers.get(name)
-        if raw is None:
-            continue
-        try:
-            seconds = float(raw) * scale
-        except ValueError:
-            continue
-        if 0 <= seconds <= _MAX_RETRY_AFTER_SECONDS:
-            return f"{seconds:g}"
-    return None
-
-
-def _provider_message(body: bytes) -> str:
-    # OpenAI, Azure and Anthropic all answer {"error": {"message": ...}}; else quote the text.
-    try:
-        decoded = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        decoded = None
-    if isinstance(decoded, dict):
-        error = decoded.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return str(error["message"])
-        if isinstance(error, str):
-            return error
-    text = body.decode("utf-8", "replace").strip()
-    if len(text) > _MAX_ERROR_TEXT:
-        text = text[:_MAX_ERROR_TEXT] + "..."
-    return text or "(empty body)"
-
-
-def stream_error_message(payload: Mapping[str, Any]) -> str:
-    """The message of an `{"error": ...}` event sent inside a stream."""
-    return _provider_message(orjson.dumps(payload))
-
-
 class HttpUpstream:
-    """`Upstream` over one pooled httpx client with the aiohttp transport (about 4x less CPU per
-    request than httpx's own pool at 16 concurrent requests). Build it inside the running loop."""
+    """`Upstream` over one aiohttp session. Build it inside the running loop.
+
+    Plain aiohttp, without httpx in front: `bench/upstream_client.py` measures the two. No
+    cookie jar (a provider's cookies mean nothing to a gateway and cost CPU on every
+    answer), and every timeout object is built here, once.
+    """
 
     def __init__(
         self,
@@ -190,26 +84,63 @@ class HttpUpstream:
         base_url: str,
         auth_headers: Mapping[str, str] | None = None,
         secrets: Sequence[str] = (),
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._urls: dict[str, URL] = {}
         self._secrets = tuple(s for s in secrets if s)
         self._timeout = account.timeout_seconds
-        limits = httpx.Limits(
-            max_connections=account.max_connections,
-            max_keepalive_connections=account.max_connections,
+        self._idle_timeout = account.stream_idle_timeout_seconds
+        self._max_bytes = account.max_response_bytes
+        self._no_answer = f"did not answer within {self._timeout:g} s (timeout_seconds)"
+        self._no_first_byte = f"sent nothing within {self._timeout:g} s (timeout_seconds)"
+        self._stalled = (
+            f"stream stalled: nothing for {self._idle_timeout:g} s (stream_idle_timeout_seconds)"
         )
-        self._client = httpx.AsyncClient(
-            base_url=base_url,
+        self._no_connection = (
+            f"could not be connected to within {account.connect_timeout_seconds:g} s "
+            "(connect_timeout_seconds)"
+        )
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=account.max_connections,
+                limit_per_host=0,
+                keepalive_timeout=_KEEPALIVE_SECONDS,
+            ),
             headers={**account.headers, **(auth_headers or {}), "content-type": "application/json"},
-            timeout=httpx.Timeout(account.timeout_seconds, connect=account.connect_timeout_seconds),
-            transport=transport or AiohttpTransport(limits=limits),
+            # The whole-call and first-byte bounds are asyncio timeouts around each call, so
+            # they can tell which bound struck; aiohttp bounds only the socket connect.
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=account.connect_timeout_seconds),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            # aiohttp asks for gzip/deflate; a compressed answer is capped after inflating.
+            auto_decompress=True,
         )
 
-    def _failure(self, exc: Exception, label: str, *, mid_stream: bool) -> Exception:
+    def _url(self, path: str) -> URL:
+        # Parsing a URL costs more than the dict lookup; paths are few (one per operation and
+        # Azure deployment), but the cache is bounded all the same.
+        url = self._urls.get(path)
+        if url is None:
+            url = URL(self._base_url + path)
+            if len(self._urls) < _MAX_CACHED_URLS:
+                self._urls[path] = url
+        return url
+
+    def _failure(
+        self, exc: Exception, label: str, *, mid_stream: bool, timed_out: str
+    ) -> Exception:
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            timed_out = self._no_connection
         error = transport_error(
-            exc, label=label, mid_stream=mid_stream, timeout=self._timeout, secrets=self._secrets
+            exc, label=label, mid_stream=mid_stream, timed_out=timed_out, secrets=self._secrets
         )
         return exc if error is None else error
+
+    async def _status_error(self, response: aiohttp.ClientResponse, label: str) -> GatewayError:
+        # Only the start of an error body is read; the caller then drops the connection.
+        body = await _read_at_most(response.content, _MAX_ERROR_BODY)
+        return status_error(
+            response.status, body, label=label, secrets=self._secrets, headers=response.headers
+        )
 
     async def post_json(
         self,
@@ -219,25 +150,40 @@ class HttpUpstream:
         label: str,
         headers: Mapping[str, str] | None = None,
     ) -> Any:
+        data = orjson.dumps(body)
         try:
-            response = await self._client.post(path, content=orjson.dumps(body), headers=headers)
+            async with asyncio.timeout(self._timeout):
+                response = await self._session.post(self._url(path), data=data, headers=headers)
+                try:
+                    if not 200 <= response.status < 300:
+                        raise await self._status_error(response, label)
+                    raw = await self._read_answer(response, label)
+                except BaseException:
+                    response.close()
+                    raise
+        except GatewayError:
+            raise
         except Exception as exc:
-            raise self._failure(exc, label, mid_stream=False) from exc
-        if not 200 <= response.status_code < 300:
-            raise status_error(
-                response.status_code,
-                response.content,
-                label=label,
-                secrets=self._secrets,
-                headers=response.headers,
-            )
+            raise self._failure(exc, label, mid_stream=False, timed_out=self._no_answer) from exc
         try:
-            return orjson.loads(response.content)
+            return orjson.loads(raw)
         except orjson.JSONDecodeError:
             raise UpstreamFailed(f"{label}: upstream answered a body that is not JSON") from None
 
+    async def _read_answer(self, response: aiohttp.ClientResponse, label: str) -> bytes:
+        length = response.content_length
+        if length is not None and length > self._max_bytes:
+            raise too_large_error(label, self._max_bytes)
+        if length is not None and "content-encoding" not in response.headers:
+            # The parser reads exactly Content-Length bytes, already checked: no need to count.
+            return await response.read()
+        raw = await _read_at_most(response.content, self._max_bytes + 1)
+        if len(raw) > self._max_bytes:
+            raise too_large_error(label, self._max_bytes)
+        return raw
+
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._session.close()
 
     @asynccontextmanager
     async def stream_sse(
@@ -248,103 +194,75 @@ class HttpUpstream:
         label: str,
         headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[AsyncIterator[SseEvent]]:
-        request = self._client.build_request(
-            "POST", path, content=orjson.dumps(body), headers=headers
-        )
+        data = orjson.dumps(body)
         try:
-            response = await self._client.send(request, stream=True)
-        except Exception as exc:
-            raise self._failure(exc, label, mid_stream=False) from exc
-        chunks = response.aiter_bytes()
-        try:
-            if not 200 <= response.status_code < 300:
+            async with asyncio.timeout(self._timeout):
+                response = await self._session.post(self._url(path), data=data, headers=headers)
                 try:
-                    error_body = await response.aread()
-                except Exception as exc:
-                    raise self._failure(exc, label, mid_stream=False) from exc
-                raise status_error(
-                    response.status_code,
-                    error_body,
-                    label=label,
-                    secrets=self._secrets,
-                    headers=response.headers,
-                )
-            yield _SseReader(chunks, lambda exc: self._failure(exc, label, mid_stream=True))
+                    if not 200 <= response.status < 300:
+                        raise await self._status_error(response, label)
+                    first = await response.content.readany()
+                except BaseException:
+                    response.close()
+                    raise
+        except GatewayError:
+            raise
+        except Exception as exc:
+            raise self._failure(
+                exc, label, mid_stream=False, timed_out=self._no_first_byte
+            ) from exc
+        try:
+            _bound_silences(response, self._idle_timeout)
+            yield SseReader(
+                first,
+                response.content.readany,
+                max_event_bytes=self._max_bytes,
+                on_error=lambda exc: self._failure(
+                    exc, label, mid_stream=True, timed_out=self._stalled
+                ),
+                too_large=lambda: too_large_error(label, self._max_bytes, what="stream event"),
+            )
             # The caller stops at the final event ([DONE], message_stop); the body's last
             # chunk may still be in flight, and a body left unread costs the pooled connection.
-            await _drain(chunks)
+            await _drain(response.content)
         finally:
-            # Closing mid-body drops the connection instead of returning it to the pool, so
-            # the provider sees the client go away and stops generating.
-            try:
-                if isinstance(chunks, AsyncGenerator):
-                    await chunks.aclose()
-            finally:
-                await response.aclose()
+            if response.content.is_eof():
+                response.release()
+            else:
+                # Closing mid-body drops the connection instead of returning it to the pool,
+                # so the provider sees the client go away and stops generating.
+                response.close()
 
 
-async def _drain(chunks: AsyncIterator[bytes]) -> None:
+def _bound_silences(response: aiohttp.ClientResponse, seconds: float) -> None:
+    # aiohttp's own per-connection read timer (what `sock_read` sets), switched on once the
+    # first byte is in: it restarts on every packet and pauses while the caller is the slow
+    # one, which is cheaper and more exact than a timeout around each read.
+    connection = response.connection
+    if connection is None or connection.protocol is None:
+        return  # the whole body is already in; nothing left to wait for
+    connection.protocol.read_timeout = seconds
+    connection.protocol.start_timeout()
+
+
+async def _read_at_most(content: aiohttp.StreamReader, limit: int) -> bytes:
+    """The body, or its first `limit` bytes or a little more: reading stops once past it."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await content.readany()
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+async def _drain(content: aiohttp.StreamReader) -> None:
     # A body that does not end in time, or breaks, is closed instead, like an early stop.
+    if content.is_eof():
+        return
     with suppress(Exception):
         async with asyncio.timeout(_DRAIN_SECONDS):
-            async for _ in chunks:
+            while await content.readany():
                 pass
-
-
-class _SseReader:
-    """Splits bytes into SSE events: `data:` lines joined, `event:` kept, a blank line ends one."""
-
-    def __init__(
-        self, chunks: AsyncIterator[bytes], on_error: Callable[[Exception], Exception]
-    ) -> None:
-        self._chunks = chunks
-        self._on_error = on_error
-        self._lines: deque[bytes] = deque()
-        self._tail = b""
-        self._event: str | None = None
-        self._data: list[str] = []
-        self._eof = False
-
-    def __aiter__(self) -> _SseReader:
-        return self
-
-    async def __anext__(self) -> SseEvent:
-        while True:
-            event = self._next_buffered()
-            if event is not None:
-                return event
-            if self._eof:
-                # An event without its closing blank line is incomplete: dropped, as the spec says.
-                raise StopAsyncIteration
-            try:
-                chunk = await anext(self._chunks)
-            except StopAsyncIteration:
-                self._eof = True
-                continue
-            except Exception as exc:
-                raise self._on_error(exc) from exc
-            parts = (self._tail + chunk).split(b"\n")
-            self._tail = parts.pop()
-            self._lines.extend(parts)
-
-    def _next_buffered(self) -> SseEvent | None:
-        while self._lines:
-            line = self._lines.popleft()
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            if not line:
-                if self._data:
-                    event = (self._event, "\n".join(self._data))
-                    self._event, self._data = None, []
-                    return event
-                self._event = None
-                continue
-            name, _, value = line.partition(b":")
-            if value.startswith(b" "):
-                value = value[1:]
-            if name == b"data":
-                self._data.append(value.decode("utf-8", "replace"))
-            elif name == b"event":
-                self._event = value.decode("utf-8", "replace")
-            # Comments (`: ...`), `id:` and `retry:` mean nothing to a one-shot completion stream.
-        return None

@@ -12,6 +12,7 @@ from tests.fakes.script import (
     Behaviour,
     Plan,
     ServerState,
+    answer_json,
     before_answer,
     plan,
     split_arguments,
@@ -21,9 +22,14 @@ from tests.fakes.script import (
 CREATED = 1_700_000_000
 
 
-def _error(status: int, message: str, *, text: bool = False) -> web.Response:
+def _error(
+    status: int, message: str, *, text: bool = False, retry_after: int | None = None
+) -> web.Response:
+    headers = {"retry-after": str(retry_after)} if retry_after is not None else None
     if text:
-        return web.Response(status=status, text=f"upstream exploded ({status}): {message}")
+        return web.Response(
+            status=status, text=f"upstream exploded ({status}): {message}", headers=headers
+        )
     code = {400: "invalid_request_error", 401: "invalid_api_key", 429: "rate_limit_exceeded"}
     body = {
         "error": {
@@ -33,7 +39,7 @@ def _error(status: int, message: str, *, text: bool = False) -> web.Response:
             "code": str(status),
         }
     }
-    return web.json_response(body, status=status)
+    return web.json_response(body, status=status, headers=headers)
 
 
 def _text_of(content: Any) -> str:
@@ -158,13 +164,21 @@ async def chat(
         message = f"fake failure {behaviour.fail_status} for {model}"
         if behaviour.fail_status == 401:
             message = f"Incorrect API key provided: {key}"
-        return _error(behaviour.fail_status, message, text=behaviour.fail_text)
+        return _error(
+            behaviour.fail_status,
+            message,
+            text=behaviour.fail_text,
+            retry_after=behaviour.retry_after,
+        )
     if not body.get("messages"):
         return _error(400, "'messages' is a required property")
     answer = _plan(body, behaviour)
     n = int(body.get("n") or 1)
     if not body.get("stream"):
-        return web.json_response(
+        return await answer_json(
+            request,
+            state,
+            behaviour,
             {
                 "id": "chatcmpl-fake",
                 "object": "chat.completion",
@@ -181,7 +195,7 @@ async def chat(
                     for i in range(n)
                 ],
                 "usage": _usage(answer),
-            }
+            },
         )
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     events = _stream_events(model, answer, n, include_usage, behaviour.cumulative_usage)
@@ -199,19 +213,26 @@ def _vector(text: str, dimensions: int) -> list[float]:
 
 async def embeddings(
     request: web.Request, state: ServerState, body: dict[str, Any], model: str
-) -> web.Response:
+) -> web.StreamResponse:
     behaviour = Behaviour.from_name(model)
     if not await before_answer(request, state, behaviour):
         return web.Response()
     if behaviour.fail_status:
-        return _error(behaviour.fail_status, f"fake failure {behaviour.fail_status} for {model}")
+        return _error(
+            behaviour.fail_status,
+            f"fake failure {behaviour.fail_status} for {model}",
+            retry_after=behaviour.retry_after,
+        )
     inputs = body.get("input")
     texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
     if body.get("encoding_format", "float") != "float":
         return _error(400, "the fake answers encoding_format float only")
     dimensions = int(body.get("dimensions") or 8)
     tokens = sum(len(str(t).split()) for t in texts)
-    return web.json_response(
+    return await answer_json(
+        request,
+        state,
+        behaviour,
         {
             "object": "list",
             "data": [
@@ -220,7 +241,7 @@ async def embeddings(
             ],
             "model": model,
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-        }
+        },
     )
 
 

@@ -14,6 +14,15 @@ Names containing these markers change the behaviour (they combine, e.g. `tools-c
     tools               call tools even when the request has none (a `lookup` tool)
     cumusage            (OpenAI wire) every streamed chunk carries the usage so far, as some
                         OpenAI-compatible servers send it: cumulative, not per chunk
+    retryafter-<s>      a failure answer carries `Retry-After: <s>` (with fail-<status>)
+    gap-<ms>            wait <ms> between streamed events
+    trickle-<ms>        (OpenAI wire) send the answer one byte every <ms> ms, so bytes keep
+                        coming but the answer takes minutes
+    big-<n>             (OpenAI wire) pad the JSON answer to about <n> bytes, chunked (no
+                        Content-Length), written lazily so the fake itself stays small
+    biglen-<n>          the same with a Content-Length header announcing the size
+    gzip                (with big-<n>) gzip the answer, so a few KB on the wire inflate to <n>
+    bigevent-<n>        stream one `data:` line of <n> bytes before the answer's events
 
 Otherwise the answer is deterministic: `echo: <last user text>`, one word per streamed
 event; tool calls (one per tool, so parallel when there are several) whenever the request
@@ -27,6 +36,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -48,6 +58,13 @@ class Behaviour:
     error_after: int | None = None
     tools: bool = False
     cumulative_usage: bool = False
+    retry_after: int | None = None
+    gap_ms: int = 0
+    trickle_ms: int | None = None
+    big_bytes: int | None = None
+    big_with_length: bool = False
+    gzip: bool = False
+    big_event_bytes: int | None = None
 
     @classmethod
     def from_name(cls, name: str) -> Behaviour:
@@ -63,6 +80,13 @@ class Behaviour:
             error_after=_int(r"streamerror-(\d+)", name),
             tools="tools" in name,
             cumulative_usage="cumusage" in name,
+            retry_after=_int(r"retryafter-(\d+)", name),
+            gap_ms=_int(r"gap-(\d+)", name) or 0,
+            trickle_ms=_int(r"trickle-(\d+)", name),
+            big_bytes=_int(r"big(?:len)?-(\d+)", name),
+            big_with_length="biglen-" in name,
+            gzip="gzip" in name,
+            big_event_bytes=_int(r"bigevent-(\d+)", name),
         )
 
 
@@ -129,6 +153,9 @@ class ServerState:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     server_closed: set[int] = field(default_factory=set)
     """ids of requests whose connection the fake closed itself (not a client disconnect)."""
+    client_left: set[int] = field(default_factory=set)
+    """ids of requests whose client closed the connection while the fake was still writing
+    (a handler that is not waiting when the client leaves learns it from a failed write)."""
 
     def close_connection(self, request: web.Request) -> None:
         self.server_closed.add(id(request))
@@ -162,7 +189,14 @@ async def stream(
         headers={"content-type": "text/event-stream", "cache-control": "no-cache"}
     )
     await response.prepare(request)
+    if behaviour.big_event_bytes is not None:
+        await response.write(b"data: ")
+        if not await _write_filler(request, state, response, behaviour.big_event_bytes):
+            return response
+        await response.write(b"\n\n")
     for count, (name, data) in enumerate(events):
+        if count and behaviour.gap_ms:
+            await asyncio.sleep(behaviour.gap_ms / 1000)
         if count == behaviour.cut_after:
             state.close_connection(request)
             return response
@@ -182,3 +216,56 @@ async def stream(
 def _frame(name: str | None, data: str) -> bytes:
     head = f"event: {name}\n" if name else ""
     return f"{head}data: {data}\n\n".encode()
+
+
+_FILLER = b"x" * 65536
+
+
+async def _write_filler(
+    request: web.Request, state: ServerState, response: web.StreamResponse, size: int
+) -> bool:
+    """Writes `size` filler bytes; False when the client left first."""
+    # One shared 64 KiB block, written again and again: a 50 MB answer costs the fake nothing.
+    try:
+        while size > 0:
+            await response.write(_FILLER[:size])
+            size -= len(_FILLER)
+    except ConnectionResetError:
+        state.client_left.add(id(request))
+        return False
+    return True
+
+
+async def answer_json(
+    request: web.Request, state: ServerState, behaviour: Behaviour, payload: dict[str, Any]
+) -> web.StreamResponse:
+    """A JSON answer, honouring `trickle`, `big` and `biglen`."""
+    body = json.dumps(payload).encode()
+    if behaviour.big_bytes is not None:
+        head, tail = b'{"padding": "', b'", ' + body[1:]
+        filler = max(behaviour.big_bytes - len(head) - len(tail), 0)
+        response = web.StreamResponse(headers={"content-type": "application/json"})
+        if behaviour.big_with_length:
+            response.content_length = len(head) + filler + len(tail)
+        if behaviour.gzip:
+            response.enable_compression(web.ContentCoding.gzip)
+        await response.prepare(request)
+        await response.write(head)
+        if not await _write_filler(request, state, response, filler):
+            return response
+        await response.write(tail)
+        await response.write_eof()
+        return response
+    if behaviour.trickle_ms is not None:
+        response = web.StreamResponse(headers={"content-type": "application/json"})
+        await response.prepare(request)
+        try:
+            for index in range(len(body)):
+                await response.write(body[index : index + 1])
+                await asyncio.sleep(behaviour.trickle_ms / 1000)
+        except ConnectionResetError:
+            state.client_left.add(id(request))
+            return response
+        await response.write_eof()
+        return response
+    return web.json_response(body=body)

@@ -69,6 +69,11 @@ class FakeUpstream:
         with self._lock:
             return list(self._requests)
 
+    def forget(self) -> None:
+        """Drops the requests recorded so far, so a long soak does not keep them all."""
+        with self._lock:
+            self._requests.clear()
+
     def requests_for(self, model: str) -> list[RecordedRequest]:
         """Requests whose model (or, for Azure, path) contains `model`."""
         return [r for r in self.requests if model in r.model or model in r.path]
@@ -171,15 +176,21 @@ class FakeUpstream:
                 self._requests.append(recorded)
                 self._lock.notify_all()
             try:
-                return await handler(request)
+                response = await handler(request)
             except asyncio.CancelledError:
                 if id(request) not in state.server_closed and not state.stopping.is_set():
-                    with self._lock:
-                        self._disconnects[recorded.model] += 1
-                        self._lock.notify_all()
+                    self._count_disconnect(recorded.model)
                 raise
+            if id(request) in state.client_left:
+                self._count_disconnect(recorded.model)
+            return response
 
         return record
+
+    def _count_disconnect(self, model: str) -> None:
+        with self._lock:
+            self._disconnects[model] += 1
+            self._lock.notify_all()
 
 
 def _add_routes(app: web.Application, state: ServerState) -> None:
@@ -237,3 +248,15 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def unanswered_connect_url() -> Iterator[str]:
+    """A URL whose connections hang: a listener that accepts nothing, its queue already full,
+    so the kernel drops further connection attempts unanswered (for connect timeouts)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=_START_TIMEOUT):
+            yield f"http://127.0.0.1:{port}"

@@ -9,7 +9,7 @@ from typing import Any
 from codec import chat_params_from_json
 from core.config.models import ProviderAccount
 from core.providers.base import ChatCall, Provider
-from core.providers.transport import SseEvent
+from core.providers.sse import SseEvent
 from gateway.v1.chat_pb2 import ChatDelta, ChatResult
 
 API_KEY = "sk-test-SECRET-4f9d2c"
