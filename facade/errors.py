@@ -3,7 +3,9 @@
 Gateway errors (from core, via `gateway_client`) carry their HTTP status and reason;
 facade-level errors (bad JSON, body too large, no key, bad metadata) are `FacadeError`;
 codec errors are 400s naming the field; FastAPI's own errors (unknown route, wrong method,
-validation) and anything unexpected use the same envelope.
+validation) and anything unexpected use the same envelope. A message over the gRPC size limit
+between facade and core arrives as `RequestTooLargeError` (413) or `ResponseTooLargeError`
+(502, not to be retried), never as a 429: the client tells it from core's rate limits.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from codec import CodecError
-from gateway_client import GatewayError
+from codec.redaction import redact_secrets
+from gateway_client import GatewayError, ResponseTooLargeError
 
 __all__ = [
     "ErrorResponse",
@@ -82,8 +85,15 @@ def error_type(status: int) -> str:
 def error_body(
     status: int, message: str, *, code: str | None, param: str | None = None
 ) -> dict[str, Any]:
-    """The envelope, as a dict."""
-    return {"error": {"message": message, "type": error_type(status), "param": param, "code": code}}
+    """The envelope, as a dict; nothing in it echoes a secret-shaped value the caller sent."""
+    return {
+        "error": {
+            "message": redact_secrets(message),
+            "type": error_type(status),
+            "param": None if param is None else redact_secrets(param),
+            "code": code,
+        }
+    }
 
 
 def gateway_error_body(err: GatewayError) -> dict[str, Any]:
@@ -106,8 +116,13 @@ def error_response(
 
 def gateway_error_headers(err: GatewayError) -> dict[str, str]:
     """HTTP headers of an error core reported: `Retry-After`, and every detail named like a
-    header (`x-ratelimit-*`), so limits read the same as OpenAI's."""
+    header (`x-ratelimit-*`), so limits read the same as OpenAI's; `x-should-retry: false`
+    (OpenAI's own header) when the same call is bound to fail the same way."""
     headers = {k: v for k, v in err.metadata.items() if k.startswith(_HEADER_PREFIXES)}
+    if isinstance(err, ResponseTooLargeError):
+        # OpenAI SDKs retry every 5xx unless told not to, and each retry is billed upstream
+        # for an answer that will be just as large again.
+        headers["x-should-retry"] = "false"
     try:
         retry_after = float(err.metadata.get("retry_after_seconds", ""))
     except ValueError:

@@ -1,7 +1,8 @@
 """LogService: record a call made elsewhere (`Log`), and read records (`ListLogs`, `GetLog`).
 
 Every read is restricted to what the caller may see (`core.access.log_scope`); a record
-outside that scope is simply not found.
+outside that scope is simply not found. Every read answer fits one gRPC message: the largest
+bodies are shortened, visibly (`core.logs.fit`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import grpc
 
 from core.access import log_scope
 from core.auth import Principal
+from core.config.settings import DEFAULT_GRPC_MAX_MESSAGE_BYTES
 from core.errors import InvalidRequest, LogNotFound
 from core.interceptors import current_principal
 from core.logs.convert import check_entry, entry_to_record, record_to_entry
+from core.logs.fit import fit_entries
 from core.logs.query import PageBounds, encode_page_token, query_from_request
 from core.store.base import LogRecord, Store
 from gateway.v1 import log_service_pb2 as pb, log_service_pb2_grpc as pb_grpc
@@ -36,11 +39,13 @@ class LogServicer(pb_grpc.LogServiceServicer):
         *,
         sink: LogSink | None = None,
         bounds: PageBounds | None = None,
+        max_message_bytes: int = DEFAULT_GRPC_MAX_MESSAGE_BYTES,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self._store = store
         self._sink = sink
         self._bounds = bounds or PageBounds()
+        self._max_message_bytes = max_message_bytes
         self._clock = clock
 
     async def Log(self, request: pb.LogRequest, context: Context) -> pb.LogResponse:
@@ -60,8 +65,10 @@ class LogServicer(pb_grpc.LogServiceServicer):
         query = query_from_request(request, log_scope(current_principal()), self._bounds)
         page = await self._store.query_logs(query)
         end = query.offset + len(page.records)
+        entries = [record_to_entry(r) for r in page.records]
+        fit_entries(entries, self._max_message_bytes)
         return pb.ListLogsResponse(
-            log_entries=[record_to_entry(r) for r in page.records],
+            log_entries=entries,
             next_page_token=encode_page_token(end) if page.records and end < page.total else "",
             total_size=page.total,
             page_size=query.limit,
@@ -74,7 +81,9 @@ class LogServicer(pb_grpc.LogServiceServicer):
         record = await self._store.get_log(request.id, log_scope(current_principal()))
         if record is None:
             raise LogNotFound(f"no request log with id {request.id!r}", param="id")
-        return pb.GetLogResponse(log_entry=record_to_entry(record))
+        entry = record_to_entry(record)
+        fit_entries([entry], self._max_message_bytes)
+        return pb.GetLogResponse(log_entry=entry)
 
     def _attributed(self, record: LogRecord, principal: Principal) -> LogRecord:
         # The admin may record on behalf of a subject; anyone else records as themselves.

@@ -126,6 +126,9 @@ def entry_to_json(entry: log_pb2.LogEntry) -> dict[str, Any]:
         # The bodies as logged, byte for byte: orjson embeds the JSON text without parsing it.
         "request": orjson.Fragment(entry.request_json) if entry.request_json else None,
         "response": orjson.Fragment(entry.response_json) if entry.response_json else None,
+        # True when a body above is only the start of the logged text, as a JSON string: the
+        # page had to fit the gateway's message limit; GET the record for the whole body.
+        "bodies_truncated": entry.bodies_truncated,
     }
 
 

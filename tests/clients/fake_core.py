@@ -7,6 +7,7 @@ The model name picks the behaviour, so tests drive it through the public API:
     bare/<CODE>                        end with CODE and no details
     cut                                stream two deltas, then fail UNAVAILABLE (502)
     noresult                           stream one delta, then end OK without a result
+    big/<n>                            answer (or end the stream with) a text of n bytes
     hang                               stream one delta, then wait until cancelled
     slow                               never answer (for deadlines)
 """
@@ -14,7 +15,7 @@ The model name picks the behaviour, so tests drive it through the public API:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +62,7 @@ class FakeCore(pb_grpc.RouteServiceServicer):
         if model == "slow":
             await asyncio.Event().wait()
         await context.send_initial_metadata(_headers(context, model))
-        return pb.RouteResponse(result=_result(request.params))
+        return pb.RouteResponse(result=_result(request.params, _big_text(model)))
 
     async def StreamRoute(
         self, request: pb.StreamRouteRequest, context: Context
@@ -93,7 +94,7 @@ class FakeCore(pb_grpc.RouteServiceServicer):
                 except asyncio.CancelledError:
                     self.cancelled.set()
                     raise
-        yield pb.StreamRouteResponse(result=_result(request.params))
+        yield pb.StreamRouteResponse(result=_result(request.params, _big_text(model)))
 
     async def ListModels(
         self, request: pb.ListModelsRequest, context: Context
@@ -132,9 +133,11 @@ class FakeCore(pb_grpc.RouteServiceServicer):
         )
 
 
-async def start_fake_core() -> tuple[grpc.aio.Server, FakeCore, str]:
-    """A started server on an ephemeral port, its servicer and its target."""
-    server = grpc.aio.server()
+async def start_fake_core(
+    options: Sequence[tuple[str, Any]] = (),
+) -> tuple[grpc.aio.Server, FakeCore, str]:
+    """A started server on an ephemeral port (with grpc `options`), its servicer and target."""
+    server = grpc.aio.server(options=options)
     core = FakeCore()
     pb_grpc.add_RouteServiceServicer_to_server(core, server)
     port = server.add_insecure_port("127.0.0.1:0")
@@ -188,8 +191,13 @@ def _last_user_text(params: chat_pb2.ChatParams) -> str:
     return "hello there world"
 
 
-def _result(params: chat_pb2.ChatParams) -> chat_pb2.ChatResult:
-    text = _last_user_text(params)
+def _big_text(model: str) -> str | None:
+    parts = model.split("/")
+    return "x" * int(parts[1]) if parts[0] == "big" else None
+
+
+def _result(params: chat_pb2.ChatParams, text: str | None = None) -> chat_pb2.ChatResult:
+    text = _last_user_text(params) if text is None else text
     words = len(text.split(" "))
     return chat_pb2.ChatResult(
         id=f"chatcmpl-{REQUEST_ID}",

@@ -70,7 +70,6 @@ async def test_rate_limit_keeps_retry_after_metadata(client: GatewayClient) -> N
         ("UNAUTHENTICATED", gc.AuthenticationError, 401),
         ("PERMISSION_DENIED", gc.PermissionDeniedError, 403),
         ("NOT_FOUND", gc.NotFoundError, 404),
-        ("RESOURCE_EXHAUSTED", gc.RateLimitError, 429),
         ("UNAVAILABLE", gc.UpstreamUnavailableError, 503),
         ("DEADLINE_EXCEEDED", gc.DeadlineExceededError, 504),
         ("UNIMPLEMENTED", gc.UnimplementedError, 501),
@@ -80,6 +79,7 @@ async def test_rate_limit_keeps_retry_after_metadata(client: GatewayClient) -> N
         ("OUT_OF_RANGE", gc.InternalError, 500),
     ],
 )
+# A bare RESOURCE_EXHAUSTED is never a rate limit: see test_message_size.py.
 async def test_without_details_http_status_comes_from_the_code(
     client: GatewayClient, code: str, cls: type[GatewayError], http_status: int
 ) -> None:

@@ -261,6 +261,7 @@ async def test_record_shape(admin_http: httpx.AsyncClient) -> None:
         ],
         "request": None if r.request_body is None else orjson.loads(r.request_body),
         "response": None if r.response_body is None else orjson.loads(r.response_body),
+        "bodies_truncated": False,
     }
     failed = await query(
         admin_http, {"filter": {"id": [{"key": "id", "value": "req-003", "operator": "EQ"}]}}

@@ -11,7 +11,14 @@ Example:
     ```
 """
 
-from ._client import USE_CLIENT_DEFAULT, EmbedResult, GatewayClient, RouteResult, UseClientDefault
+from ._client import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    USE_CLIENT_DEFAULT,
+    EmbedResult,
+    GatewayClient,
+    RouteResult,
+    UseClientDefault,
+)
 from ._errors import (
     AbortedError,
     AuthenticationError,
@@ -21,9 +28,12 @@ from ._errors import (
     GatewayError,
     InternalError,
     InvalidRequestError,
+    MessageTooLargeError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    RequestTooLargeError,
+    ResponseTooLargeError,
     UnimplementedError,
     UpstreamUnavailableError,
     from_rpc_error,
@@ -34,6 +44,7 @@ from ._metrics import MetricsClient
 from ._stream import ChatStream, StreamInfo
 
 __all__ = [
+    "DEFAULT_MAX_MESSAGE_BYTES",
     "USE_CLIENT_DEFAULT",
     "AbortedError",
     "AuthenticationError",
@@ -48,10 +59,13 @@ __all__ = [
     "InvalidRequestError",
     "KeysClient",
     "LogsClient",
+    "MessageTooLargeError",
     "MetricsClient",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RequestTooLargeError",
+    "ResponseTooLargeError",
     "RouteResult",
     "StreamInfo",
     "UnimplementedError",

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ._metrics import MetricsClient
 
 __all__ = [
+    "DEFAULT_MAX_MESSAGE_BYTES",
     "USE_CLIENT_DEFAULT",
     "EmbedResult",
     "GatewayClient",
@@ -40,6 +41,10 @@ class UseClientDefault(enum.Enum):
 
 USE_CLIENT_DEFAULT: Final = UseClientDefault.USE_CLIENT_DEFAULT
 """Marks a per-call `timeout` as "the client's default" (None means no deadline)."""
+
+DEFAULT_MAX_MESSAGE_BYTES: Final = 16 * 1024 * 1024
+"""Largest gRPC message a client sends or receives unless told otherwise: the gateway's own
+default (GATEWAY_GRPC_MAX_MESSAGE_BYTES), where grpc's is 4 MiB received."""
 
 # A gRPC deadline, not an asyncio timeout: core sees it and stops the provider call too.
 _Timeout: TypeAlias = float | Literal[UseClientDefault.USE_CLIENT_DEFAULT] | None
@@ -103,7 +108,9 @@ class GatewayClient:
         *,
         api_key: str | None = None,
         timeout: float | None = 60.0,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         channel_options: Sequence[tuple[str, Any]] = (),
+        channel: grpc.aio.Channel | None = None,
     ) -> None:
         """Configures the client; the channel opens on `async with`.
 
@@ -111,19 +118,37 @@ class GatewayClient:
             target: The gateway's gRPC address, e.g. `localhost:50051`.
             api_key: Key sent as `authorization: Bearer <key>` unless a call overrides it.
             timeout: Default deadline of a call in seconds; None means none.
-            channel_options: Options passed to `grpc.aio.insecure_channel`.
+            max_message_bytes: Largest message sent or received, both ways; set it to the
+                gateway's GATEWAY_GRPC_MAX_MESSAGE_BYTES. A bigger one fails the call with
+                `RequestTooLargeError` (sent) or `ResponseTooLargeError` (received).
+            channel_options: Options passed to `grpc.aio.insecure_channel`; they win over
+                `max_message_bytes`.
+            channel: A channel to call through instead of one to `target` (the gateway's
+                `serve` gives its facade an in-process one); the client closes it on exit.
         """
+        if max_message_bytes < 1:
+            raise ValueError(f"max_message_bytes must be 1 or more; got {max_message_bytes}")
         self._target = target
         self._api_key = api_key
         self._timeout = timeout
-        self._channel_options = list(channel_options)
+        # grpc's defaults (4 MiB received, unlimited sent) would turn any answer between 4 MiB
+        # and the gateway's limit into an error, so both directions follow one setting.
+        options: dict[str, Any] = {
+            "grpc.max_receive_message_length": max_message_bytes,
+            "grpc.max_send_message_length": max_message_bytes,
+        }
+        options.update(channel_options)
+        self._channel_options = list(options.items())
+        self._given_channel = channel
         self._channel: grpc.aio.Channel | None = None
         self._stub: route_service_pb2_grpc.RouteServiceAsyncStub | None = None
 
     async def __aenter__(self) -> GatewayClient:
         if self._channel is not None:
             raise RuntimeError("GatewayClient is already open")
-        self._channel = grpc.aio.insecure_channel(self._target, options=self._channel_options)
+        self._channel = self._given_channel or grpc.aio.insecure_channel(
+            self._target, options=self._channel_options
+        )
         self._stub = route_service_pb2_grpc.RouteServiceStub(self._channel)
         return self
 

@@ -7,7 +7,10 @@
     ├── PermissionDeniedError        PERMISSION_DENIED   403
     ├── NotFoundError                NOT_FOUND           404
     ├── AbortedError                 ABORTED             409
-    ├── RateLimitError               RESOURCE_EXHAUSTED  429
+    ├── RateLimitError               RESOURCE_EXHAUSTED  429  (always with the gateway's ErrorInfo)
+    ├── MessageTooLargeError         RESOURCE_EXHAUSTED       (grpc's own message size limit)
+    │   ├── RequestTooLargeError                         413
+    │   └── ResponseTooLargeError                        502
     ├── CallCancelledError           CANCELLED           499
     ├── InternalError                INTERNAL, UNKNOWN   500
     ├── UnimplementedError           UNIMPLEMENTED       501
@@ -17,10 +20,17 @@
 The HTTP status on the right is only the fallback: core puts the real one (e.g. 502 for an
 upstream failure, 413 for a body over the limit) in the `http_status` metadata of the
 `google.rpc.ErrorInfo` it attaches to every error, together with the `reason`.
+
+RESOURCE_EXHAUSTED needs that distinction most: core's rate limits and budgets always carry
+ErrorInfo, while grpc reports a message over `grpc.max_*_message_length` with the same code and
+none. Such a size failure is never a 429 (OpenAI SDKs retry those, and each retry is billed
+upstream): grpc's text says which side refused which message, so it becomes a 413 (the request)
+or a 502 (the answer); any other bare RESOURCE_EXHAUSTED is grpc running short of something, 503.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import grpc
@@ -36,9 +46,12 @@ __all__ = [
     "GatewayError",
     "InternalError",
     "InvalidRequestError",
+    "MessageTooLargeError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RequestTooLargeError",
+    "ResponseTooLargeError",
     "UnimplementedError",
     "UpstreamUnavailableError",
     "from_rpc_error",
@@ -138,6 +151,32 @@ class RateLimitError(GatewayError):
     http_status = 429
 
 
+class MessageTooLargeError(GatewayError):
+    """A message of the call is over a gRPC message size limit (never a rate limit).
+
+    Attributes:
+        message_bytes: Size of the refused message, as grpc reported it.
+        limit_bytes: The limit it is over.
+    """
+
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    http_status = 502
+    message_bytes: int | None = None
+    limit_bytes: int | None = None
+
+
+class RequestTooLargeError(MessageTooLargeError):
+    """The request is larger than the client or the gateway accepts as one gRPC message."""
+
+    http_status = 413
+
+
+class ResponseTooLargeError(MessageTooLargeError):
+    """The answer is larger than one gRPC message may be; the same call fails the same way."""
+
+    http_status = 502
+
+
 class CallCancelledError(GatewayError):
     """The call was cancelled before it finished."""
 
@@ -210,6 +249,8 @@ def from_rpc_error(err: grpc.aio.AioRpcError) -> GatewayError:
     message = err.details() or code.name
     info = _error_info(err.trailing_metadata())
     if info is None:
+        if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+            return _grpc_resource_error(message)
         return cls(message, grpc_code=code)
     metadata = dict(info.metadata)
     return cls(
@@ -220,6 +261,43 @@ def from_rpc_error(err: grpc.aio.AioRpcError) -> GatewayError:
         param=metadata.get("param") or None,
         metadata=metadata,
     )
+
+
+# grpc's own words, e.g. "Stream removed (CLIENT: Received message larger than max (5 vs. 4))".
+_SIZE_DETAIL = re.compile(
+    r"(?:(CLIENT|SERVER): )?(Sent|Received) message larger than max \((\d+) vs\. (\d+)\)"
+)
+# Which message a side refused: the client sends and the server receives the request.
+_REQUEST_SIDES = {("CLIENT", "Sent"), ("SERVER", "Received"), ("", "Sent")}
+
+
+def _grpc_resource_error(details: str) -> GatewayError:
+    """A RESOURCE_EXHAUSTED grpc raised itself (core's carry ErrorInfo): never a rate limit."""
+    found = _SIZE_DETAIL.search(details)
+    if found is None:
+        return UpstreamUnavailableError(
+            f"The gateway's internal call ran out of a resource: {details}",
+            reason="resource_exhausted",
+            grpc_code=grpc.StatusCode.RESOURCE_EXHAUSTED,
+        )
+    side, verb, size, limit = found.groups()
+    error: MessageTooLargeError
+    if (side or "", verb) in _REQUEST_SIDES:
+        error = RequestTooLargeError(
+            f"The request is too large for the gateway: {size} bytes as a gRPC message, "
+            f"over the limit of {limit} bytes.",
+            reason="payload_too_large",
+        )
+    else:
+        error = ResponseTooLargeError(
+            f"The answer is too large to pass through the gateway: {size} bytes as a gRPC "
+            f"message, over the limit of {limit} bytes. Retrying will not help; ask for less "
+            "(fewer inputs or dimensions, a shorter answer, a smaller page), or ask the "
+            "gateway's operator to raise its message limit.",
+            reason="response_too_large",
+        )
+    error.message_bytes, error.limit_bytes = int(size), int(limit)
+    return error
 
 
 def _error_info(trailing: grpc.aio.Metadata | None) -> error_details_pb2.ErrorInfo | None:

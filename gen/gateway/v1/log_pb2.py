@@ -28,7 +28,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14gateway/v1/log.proto\x12\ngateway.v1\x1a\x15gateway/v1/chat.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9c\x06\n\x08LogEntry\x12\n\n\x02id\x18\x01 \x01(\t\x12/\n\x0b\x63reate_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05model\x18\x03 \x01(\t\x12\x16\n\x0eresolved_model\x18\x04 \x01(\t\x12\x18\n\x10provider_account\x18\x05 \x01(\t\x12%\n\x08\x61ttempts\x18\x06 \x03(\x0b\x32\x13.gateway.v1.Attempt\x12\x0f\n\x07subject\x18\x07 \x01(\t\x12\x0e\n\x06key_id\x18\x08 \x01(\t\x12\x34\n\x08metadata\x18\t \x03(\x0b\x32\".gateway.v1.LogEntry.MetadataEntry\x12\x0e\n\x06stream\x18\n \x01(\x08\x12%\n\x06status\x18\x0b \x01(\x0e\x32\x15.gateway.v1.LogStatus\x12\x14\n\x0c\x65rror_reason\x18\x0c \x01(\t\x12\x15\n\rerror_message\x18\r \x01(\t\x12 \n\x05usage\x18\x0e \x01(\x0b\x32\x11.gateway.v1.Usage\x12\x0c\n\x04\x63ost\x18\x0f \x01(\x01\x12*\n\x07latency\x18\x10 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x36\n\x13time_to_first_token\x18\x11 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x0crequest_body\x18\x12 \x01(\x0b\x32\x17.google.protobuf.StructB\x02\x18\x01\x12\x32\n\rresponse_body\x18\x13 \x01(\x0b\x32\x17.google.protobuf.StructB\x02\x18\x01\x12\r\n\x05teams\x18\x14 \x03(\t\x12\x13\n\x0bhttp_status\x18\x15 \x01(\x05\x12\x14\n\x0crequest_json\x18\x16 \x01(\t\x12\x15\n\rresponse_json\x18\x17 \x01(\t\x12\x33\n\x10upstream_latency\x18\x18 \x01(\x0b\x32\x19.google.protobuf.Duration\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xaa\x01\n\x07\x41ttempt\x12\r\n\x05model\x18\x01 \x01(\t\x12\x13\n\x0bhttp_status\x18\x02 \x01(\x05\x12\x14\n\x0c\x65rror_reason\x18\x03 \x01(\t\x12*\n\x07latency\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0cinput_tokens\x18\x05 \x01(\x03\x12\x15\n\routput_tokens\x18\x06 \x01(\x03\x12\x0c\n\x04\x63ost\x18\x07 \x01(\x01*U\n\tLogStatus\x12\x1a\n\x16LOG_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12LOG_STATUS_SUCCESS\x10\x01\x12\x14\n\x10LOG_STATUS_ERROR\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14gateway/v1/log.proto\x12\ngateway.v1\x1a\x15gateway/v1/chat.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb6\x06\n\x08LogEntry\x12\n\n\x02id\x18\x01 \x01(\t\x12/\n\x0b\x63reate_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05model\x18\x03 \x01(\t\x12\x16\n\x0eresolved_model\x18\x04 \x01(\t\x12\x18\n\x10provider_account\x18\x05 \x01(\t\x12%\n\x08\x61ttempts\x18\x06 \x03(\x0b\x32\x13.gateway.v1.Attempt\x12\x0f\n\x07subject\x18\x07 \x01(\t\x12\x0e\n\x06key_id\x18\x08 \x01(\t\x12\x34\n\x08metadata\x18\t \x03(\x0b\x32\".gateway.v1.LogEntry.MetadataEntry\x12\x0e\n\x06stream\x18\n \x01(\x08\x12%\n\x06status\x18\x0b \x01(\x0e\x32\x15.gateway.v1.LogStatus\x12\x14\n\x0c\x65rror_reason\x18\x0c \x01(\t\x12\x15\n\rerror_message\x18\r \x01(\t\x12 \n\x05usage\x18\x0e \x01(\x0b\x32\x11.gateway.v1.Usage\x12\x0c\n\x04\x63ost\x18\x0f \x01(\x01\x12*\n\x07latency\x18\x10 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x36\n\x13time_to_first_token\x18\x11 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x0crequest_body\x18\x12 \x01(\x0b\x32\x17.google.protobuf.StructB\x02\x18\x01\x12\x32\n\rresponse_body\x18\x13 \x01(\x0b\x32\x17.google.protobuf.StructB\x02\x18\x01\x12\r\n\x05teams\x18\x14 \x03(\t\x12\x13\n\x0bhttp_status\x18\x15 \x01(\x05\x12\x14\n\x0crequest_json\x18\x16 \x01(\t\x12\x15\n\rresponse_json\x18\x17 \x01(\t\x12\x33\n\x10upstream_latency\x18\x18 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x18\n\x10\x62odies_truncated\x18\x19 \x01(\x08\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xaa\x01\n\x07\x41ttempt\x12\r\n\x05model\x18\x01 \x01(\t\x12\x13\n\x0bhttp_status\x18\x02 \x01(\x05\x12\x14\n\x0c\x65rror_reason\x18\x03 \x01(\t\x12*\n\x07latency\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0cinput_tokens\x18\x05 \x01(\x03\x12\x15\n\routput_tokens\x18\x06 \x01(\x03\x12\x0c\n\x04\x63ost\x18\x07 \x01(\x01*U\n\tLogStatus\x12\x1a\n\x16LOG_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12LOG_STATUS_SUCCESS\x10\x01\x12\x14\n\x10LOG_STATUS_ERROR\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,12 +41,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LOGENTRY'].fields_by_name['request_body']._serialized_options = b'\030\001'
   _globals['_LOGENTRY'].fields_by_name['response_body']._loaded_options = None
   _globals['_LOGENTRY'].fields_by_name['response_body']._serialized_options = b'\030\001'
-  _globals['_LOGSTATUS']._serialized_start=1126
-  _globals['_LOGSTATUS']._serialized_end=1211
+  _globals['_LOGSTATUS']._serialized_start=1152
+  _globals['_LOGSTATUS']._serialized_end=1237
   _globals['_LOGENTRY']._serialized_start=155
-  _globals['_LOGENTRY']._serialized_end=951
-  _globals['_LOGENTRY_METADATAENTRY']._serialized_start=904
-  _globals['_LOGENTRY_METADATAENTRY']._serialized_end=951
-  _globals['_ATTEMPT']._serialized_start=954
-  _globals['_ATTEMPT']._serialized_end=1124
+  _globals['_LOGENTRY']._serialized_end=977
+  _globals['_LOGENTRY_METADATAENTRY']._serialized_start=930
+  _globals['_LOGENTRY_METADATAENTRY']._serialized_end=977
+  _globals['_ATTEMPT']._serialized_start=980
+  _globals['_ATTEMPT']._serialized_end=1150
 # @@protoc_insertion_point(module_scope)

@@ -102,6 +102,7 @@ class LogEntry(_message.Message):
     REQUEST_JSON_FIELD_NUMBER: _builtins.int
     RESPONSE_JSON_FIELD_NUMBER: _builtins.int
     UPSTREAM_LATENCY_FIELD_NUMBER: _builtins.int
+    BODIES_TRUNCATED_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Record id, unique."""
     model: _builtins.str
@@ -133,6 +134,12 @@ class LogEntry(_message.Message):
     response_json: _builtins.str
     """Response body as OpenAI JSON text (tool calls included), exactly as logged; empty when
     the caller opted out or no answer came.
+    """
+    bodies_truncated: _builtins.bool
+    """Whether `request_json` or `response_json` was shortened so that the response holding this
+    entry fits one gRPC message (the server's message limit): a shortened body is a JSON
+    string holding the start of the logged JSON text. The store keeps the whole body; `GetLog`
+    returns it whole unless that one entry alone is over the limit.
     """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
@@ -210,10 +217,11 @@ class LogEntry(_message.Message):
         request_json: _builtins.str = ...,
         response_json: _builtins.str = ...,
         upstream_latency: _duration_pb2.Duration | None = ...,
+        bodies_truncated: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "latency", b"latency", "request_body", b"request_body", "response_body", b"response_body", "time_to_first_token", b"time_to_first_token", "upstream_latency", b"upstream_latency", "usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "cost", b"cost", "create_time", b"create_time", "error_message", b"error_message", "error_reason", b"error_reason", "http_status", b"http_status", "id", b"id", "key_id", b"key_id", "latency", b"latency", "metadata", b"metadata", "model", b"model", "provider_account", b"provider_account", "request_body", b"request_body", "request_json", b"request_json", "resolved_model", b"resolved_model", "response_body", b"response_body", "response_json", b"response_json", "status", b"status", "stream", b"stream", "subject", b"subject", "teams", b"teams", "time_to_first_token", b"time_to_first_token", "upstream_latency", b"upstream_latency", "usage", b"usage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "bodies_truncated", b"bodies_truncated", "cost", b"cost", "create_time", b"create_time", "error_message", b"error_message", "error_reason", b"error_reason", "http_status", b"http_status", "id", b"id", "key_id", b"key_id", "latency", b"latency", "metadata", b"metadata", "model", b"model", "provider_account", b"provider_account", "request_body", b"request_body", "request_json", b"request_json", "resolved_model", b"resolved_model", "response_body", b"response_body", "response_json", b"response_json", "status", b"status", "stream", b"stream", "subject", b"subject", "teams", b"teams", "time_to_first_token", b"time_to_first_token", "upstream_latency", b"upstream_latency", "usage", b"usage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
