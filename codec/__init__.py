@@ -16,6 +16,7 @@ from codec.chunks import (
     parse_chunk_json,
     usage_chunk_to_json,
 )
+from codec.depth import check_depth, too_deep
 from codec.embeddings import (
     embed_request_from_json,
     embed_request_to_json,
@@ -32,6 +33,7 @@ __all__ = [
     "chat_params_to_json",
     "chat_result_from_json",
     "chat_result_to_json",
+    "check_depth",
     "chunk_to_json",
     "embed_request_from_json",
     "embed_request_to_json",
@@ -43,6 +45,7 @@ __all__ = [
     "parse_chunk_json",
     "struct_from_dict",
     "struct_to_dict",
+    "too_deep",
     "usage_chunk_to_json",
     "usage_from_json",
     "usage_to_json",

@@ -1,4 +1,9 @@
-"""One server interceptor: request id, authentication, and GatewayError -> gRPC status."""
+"""One server interceptor: request id, authentication, and GatewayError -> gRPC status.
+
+It also decodes each request itself: grpc.aio answers a request message its deserializer
+cannot parse with UNKNOWN and the exception's class name; here it is INVALID_ARGUMENT, after
+the key is checked, like any other bad request.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,11 @@ from typing import Any, TypeAlias, cast
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 
 from core.auth import Authenticator, Principal
-from core.errors import ERROR_DOMAIN, GatewayError, InternalError
+from core.errors import ERROR_DOMAIN, GatewayError, InternalError, InvalidRequest
 from core.ids import new_id
 
 log = logging.getLogger(__name__)
@@ -28,6 +34,39 @@ _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 OPEN_METHOD_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+Deserializer: TypeAlias = Callable[[bytes], Any]
+
+
+class Undecodable:
+    """What a request message that does not parse becomes, until the call can refuse it."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: InvalidRequest) -> None:
+        self.error = error
+
+
+def lenient(deserialize: Deserializer | None, method: str) -> Deserializer | None:
+    """`deserialize`, returning an Undecodable instead of raising DecodeError."""
+    if deserialize is None:  # pragma: no cover - generated handlers always have one
+        return None
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except DecodeError as exc:
+            # upb's text names its internals (upb_DecodeOptions_MaxDepth): say what it means.
+            why = (
+                "it nests messages more than 100 levels deep (protobuf's limit; each level "
+                "of a JSON object in a google.protobuf.Struct takes three)"
+                if "Depth" in str(exc)
+                else "its bytes are not a protobuf message of that type"
+            )
+            return Undecodable(
+                InvalidRequest(f"the request message of {method} cannot be decoded: {why}")
+            )
+
+    return parse
 
 
 def request_id_from_caller() -> bool:
@@ -87,26 +126,27 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None or method.startswith(OPEN_METHOD_PREFIXES):
             return handler
-        wrapped = self._wrap(handler)
+        wrapped = self._wrap(handler, method)
         self._wrapped[method] = wrapped
         return wrapped
 
-    def _wrap(self, handler: Handler) -> Handler:
+    def _wrap(self, handler: Handler, method: str) -> Handler:
+        deserialize = lenient(handler.request_deserializer, method)
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self._unary(handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=deserialize,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
                 self._streaming(cast(Callable[..., AsyncIterator[Any]], handler.unary_stream)),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=deserialize,
                 response_serializer=handler.response_serializer,
             )
         return handler  # pragma: no cover - the gateway declares no client-streaming RPCs
 
-    async def _enter(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+    async def _enter(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         authorization = None
         request_id = ""
         for key, value in context.invocation_metadata() or ():
@@ -117,11 +157,13 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):
         _request_id.set(request_id or new_id())
         _request_id_from_caller.set(bool(request_id))
         _principal.set(await self._auth.authenticate(authorization))
+        if isinstance(request, Undecodable):  # only now: the key is checked before the body
+            raise request.error
 
     def _unary(self, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def wrapper(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             try:
-                await self._enter(context)
+                await self._enter(request, context)
                 return await behavior(request, context)
             except GatewayError as error:
                 await abort_with(context, error)
@@ -135,7 +177,7 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):
     ) -> Callable[..., AsyncIterator[Any]]:
         async def wrapper(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             try:
-                await self._enter(context)
+                await self._enter(request, context)
                 async for response in behavior(request, context):
                     yield response
             except GatewayError as error:

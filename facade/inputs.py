@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from fastapi import Request
 
+from codec.depth import check_depth, too_deep
 from facade.errors import FacadeError
 
 __all__ = ["CallerContext", "caller_context", "read_json_object"]
@@ -67,14 +68,19 @@ def bearer_token(authorization: str | None) -> str:
 
 
 async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
-    """The body as a JSON object; 413 over `max_bytes`, 400 when not a JSON object."""
+    """The body as a JSON object; 413 over `max_bytes`, 400 when not a JSON object or when
+    nested deeper than `codec.MAX_JSON_DEPTH` (which core could not decode)."""
     body = await _read_capped(request, max_bytes)
     try:
         value = orjson.loads(body)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as exc:
+        if "depth" in exc.msg:  # orjson stops at 1,024 levels, far past our own limit
+            raise too_deep(None) from None
         raise FacadeError(400, "The request body is not valid JSON.", code="invalid_json") from None
     if not isinstance(value, dict):
         raise FacadeError(400, "The request body must be a JSON object.", code="invalid_request")
+    # Every JSON API's body, before any of it becomes protobuf: one check for all of them.
+    check_depth(value)
     return value
 
 

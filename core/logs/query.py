@@ -4,6 +4,13 @@ Stores trust the queries they get (core/store/base.py), so every field, operator
 and page bound is checked here. Each violation is an InvalidRequest whose message names the
 field, operator or value at fault and whose `param` is its path in `ListLogsRequest`
 (`filters[2].value`); the JSON API maps that path back onto its own body.
+
+Two limits protect the stores rather than the caller. A query takes at most 50 conditions in
+`filters` (and 50 in the `metadata` shorthand): each one nests the SQL WHERE clause deeper,
+and SQLite refuses expressions past 1,000 levels, which 500 conditions reached. A string value
+may not hold NUL (U+0000): SQLite's LIKE ends its pattern there, so `CONTAINS "\u0000"`
+matched every record; metadata values cannot hold NUL either (core/metadata.py), so nothing
+stored is out of a filter's reach.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +33,7 @@ DEFAULT_LIMIT = 25
 MAX_LIMIT = 1000
 MAX_LIST_VALUES = 1000
 MAX_SORT_FIELDS = 5
+MAX_CONDITIONS = 50
 
 OPERATORS: tuple[Operator, ...] = (
     "EQ", "NEQ", "LT", "LTE", "GT", "GTE", "IN", "NOT_IN", "CONTAINS",
@@ -144,8 +152,9 @@ def query_from_request(
     )
 
 
-def check_field_filters(filters: Iterable[pb.LogFieldFilter]) -> list[LogFilter]:
-    """Each `filters[i]` of a request, checked."""
+def check_field_filters(filters: Sequence[pb.LogFieldFilter]) -> list[LogFilter]:
+    """Each `filters[i]` of a request, checked; at most MAX_CONDITIONS of them."""
+    _check_count(len(filters), "filters")
     out: list[LogFilter] = []
     for i, item in enumerate(filters):
         operator = _OPERATOR_BY_ENUM.get(item.operator, _enum_name(item.operator))
@@ -186,6 +195,7 @@ def shorthand_filters(
 ) -> list[LogFilter]:
     """The filters of a request's `models`, `subjects` and `metadata` fields (ListLogs and
     QueryMetrics both have them), each checked under its own param."""
+    _check_count(len(metadata), "metadata")
     out: list[LogFilter] = []
     if models:
         out.append(check_filter("model", "IN", list(models), param="models"))
@@ -196,6 +206,14 @@ def shorthand_filters(
         for key, value in sorted(metadata.items())
     )
     return out
+
+
+def _check_count(count: int, param: str) -> None:
+    if count > MAX_CONDITIONS:
+        raise InvalidRequest(
+            f"a query takes at most {MAX_CONDITIONS} filter conditions; got {count}",
+            param=param,
+        )
 
 
 def _typed(kind: type, value: Any, where: str, param: str) -> Any:
@@ -210,6 +228,8 @@ def _typed(kind: type, value: Any, where: str, param: str) -> Any:
         value = float(value) if ok else value
     else:
         ok = isinstance(value, str)
+        if ok and "\x00" in value:
+            raise InvalidRequest(f"{where}: a value must not contain NUL (U+0000)", param=param)
     if not ok:
         unit = " (epoch milliseconds)" if " created_at " in where else ""
         raise InvalidRequest(

@@ -8,12 +8,24 @@ import grpc
 import httpx
 import pytest
 
+from codec.depth import MAX_JSON_DEPTH
+from core.logs.query import MAX_CONDITIONS
+from core.store.base import LogFilter
 from gateway.v1 import log_service_pb2 as pb
 from gateway_client import InvalidRequestError, NotFoundError, log_filter
+from tests.contract.records import matches
 from tests.facade.envelope import error_of
 from tests.logapi.conftest import REQUESTS_PATH, LogGateway
+from tests.logapi.records import RECORDS
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+def nested_list(levels: int) -> Any:
+    value: Any = "x"
+    for _ in range(levels):
+        value = [value]
+    return value
 
 
 def where(field: str, value: Any, operator: str = "EQ", key: str | None = None) -> dict[str, Any]:
@@ -134,6 +146,51 @@ BAD_BODIES: list[tuple[str, dict[str, Any], str, list[str]]] = [
     ),
     ("sort item without key", {"sort": [{"order": "ASC"}]}, "sort[0]", ["key"]),
     ("unknown body key", {"filters": {}}, "filters", ["'filters'"]),
+    (
+        "NUL in a CONTAINS value",  # SQLite's LIKE stopped at it: it matched every record
+        where("user", "\u0000", "CONTAINS"),
+        "filter.user[0].value",
+        ["user CONTAINS", "NUL"],
+    ),
+    (
+        "NUL in a metadata value",
+        where("metadata.app", "bot\u0000"),
+        "filter.metadata.app[0].value",
+        ["metadata.app EQ", "NUL"],
+    ),
+    (
+        "NUL inside an IN list",
+        where("model", ["a", "\u0000"], "IN"),
+        "filter.model[0].value[1]",
+        ["NUL"],
+    ),
+    (
+        "too many conditions",
+        {
+            "filter": {
+                "latency_ms": [{"value": i, "operator": "GT"} for i in range(MAX_CONDITIONS + 1)]
+            }
+        },
+        "filter",
+        [f"at most {MAX_CONDITIONS} filter conditions", f"got {MAX_CONDITIONS + 1}"],
+    ),
+    (
+        "500 conditions over several fields",
+        {
+            "filter": {
+                "cost": [{"value": i, "operator": "GTE"} for i in range(250)],
+                "model": [{"value": str(i), "operator": "NEQ"} for i in range(250)],
+            }
+        },
+        "filter",
+        ["got 500"],
+    ),
+    (
+        "a value nested too deeply",
+        where("user", nested_list(MAX_JSON_DEPTH - 3), "IN"),
+        "filter.user[0].value",
+        ["nested too deeply", f"at most {MAX_JSON_DEPTH} levels"],
+    ),
 ]
 
 
@@ -211,3 +268,41 @@ async def test_grpc_errors_name_the_request_path(shared_gateway: LogGateway) -> 
             await client.logs.get("")
         with pytest.raises(ValueError, match="not both"):
             await client.logs.list(pb.ListLogsRequest(), limit=3)
+
+
+async def test_grpc_queries_have_the_same_limits(shared_gateway: LogGateway) -> None:
+    many = [log_filter("latency_ms", "GT", i) for i in range(MAX_CONDITIONS + 1)]
+    async with shared_gateway.grpc() as client:
+        with pytest.raises(InvalidRequestError) as raised:
+            await client.logs.list(filters=many)
+        assert raised.value.param == "filters"
+        assert raised.value.grpc_code == grpc.StatusCode.INVALID_ARGUMENT
+        metadata = {f"k{i}": "v" for i in range(MAX_CONDITIONS + 1)}
+        with pytest.raises(InvalidRequestError) as raised:
+            await client.logs.list(pb.ListLogsRequest(metadata=metadata))
+        assert raised.value.param == "metadata"
+        with pytest.raises(InvalidRequestError) as raised:
+            await client.logs.list(filters=[log_filter("user", "CONTAINS", "\x00")])
+        assert raised.value.param == "filters[0].value"
+
+
+async def test_the_most_conditions_allowed_run_on_the_store(shared_gateway: LogGateway) -> None:
+    # Each condition nests SQLite's WHERE clause deeper; 500 of them went past its limit.
+    half = MAX_CONDITIONS // 2
+    conditions = [LogFilter("metadata.application", "CONTAINS", "bot")] * half + [
+        LogFilter("latency_ms", "GTE", 0)
+    ] * (MAX_CONDITIONS - half)
+    filters = [log_filter(c.field, c.operator, c.value) for c in conditions]
+    expected = [r for r in RECORDS if all(matches(r, c) for c in conditions)]
+    async with shared_gateway.grpc() as client:
+        page = await client.logs.list(filters=filters, limit=1000)
+        assert expected
+        assert page.total_size == len(expected)
+        # and with every shorthand at its limit too
+        request = pb.ListLogsRequest(
+            filters=filters,
+            models=["openai-main/gpt-4o"],
+            subjects=["user:alice@example.com"],
+            metadata={f"k{i}": "v" for i in range(MAX_CONDITIONS)},
+        )
+        assert (await client.logs.list(request)).total_size == 0
