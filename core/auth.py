@@ -84,9 +84,12 @@ class Authenticator:
         """Resolves an `authorization` header value; raises Unauthenticated, never saying why."""
         if not authorization or not authorization.startswith("Bearer "):
             raise Unauthenticated(MISSING_KEY)
+        token = authorization[7:].strip()
+        if not token:  # never a key, whatever was configured (an empty admin key file, say)
+            raise Unauthenticated(MISSING_KEY)
         # Every key is hashed and looked up the same way, whatever its shape: the work done
         # does not tell a malformed key from an unknown, expired or revoked one.
-        digest = key_digest(authorization[7:].strip())
+        digest = key_digest(token)
         if hmac.compare_digest(digest, self._admin_digest):
             return self._admin
         configured = self._configured().get(digest)

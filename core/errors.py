@@ -34,6 +34,8 @@ from typing import ClassVar
 
 import grpc
 
+from codec.redaction import redact_secrets
+
 ERROR_DOMAIN = "llm-gateway"
 
 
@@ -51,9 +53,12 @@ class GatewayError(Exception):
         param: str | None = None,
         details: Mapping[str, str] | None = None,
     ) -> None:
+        # Messages and params quote caller input: a key pasted into the wrong place must not
+        # come back (nor reach the log), whichever error carries it.
+        message = redact_secrets(message)
         super().__init__(message)
         self.message = message
-        self.param = param
+        self.param = None if param is None else redact_secrets(param)
         self.details: Mapping[str, str] = details or {}
 
     def status_code(self) -> grpc.StatusCode:

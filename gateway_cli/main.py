@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from core.config.loader import ConfigError, load_config
 from core.config.settings import Settings
+from gateway_cli.admin_key import Origin
 from gateway_cli.keys import add_keys_parser, run_keys
 from gateway_cli.runner import Endpoints, data_dir_ready, serve
 
@@ -46,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             runner.run(
-                serve(settings, config, run_core=run_core, run_facade=run_facade, on_ready=_banner)
+                serve(settings, config, run_core=run_core, run_facade=run_facade, on_ready=_ready)
             )
     except ConfigError as exc:
         print(f"llm-gateway: {exc}", file=sys.stderr)
@@ -56,14 +57,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _banner(endpoints: Endpoints) -> None:
+def banner(endpoints: Endpoints) -> str:
+    """What `serve`, `core` and `facade` print once ready; `API key:` is always the last line.
+
+    It shows the admin key itself only on the start that generated it (see AdminKey.shown).
+    """
     lines = []
     if endpoints.http_url:
         lines.append(f"OpenAI base URL: {endpoints.http_url}/api/inference/openai")
     if endpoints.grpc_target:
         lines.append(f"gRPC target:     {endpoints.grpc_target}")
-    lines.append(f"API key:         {endpoints.admin_key}")
-    print("llm-gateway is ready\n  " + "\n  ".join(lines), flush=True)
+    if endpoints.metrics_url:
+        access = "open; set GATEWAY_METRICS_TOKEN to require a token"
+        if not endpoints.metrics_open:
+            access = "scrapes send Authorization: Bearer <GATEWAY_METRICS_TOKEN>"
+        lines.append(f"Metrics:         {endpoints.metrics_url} ({access})")
+    key = endpoints.admin_key
+    if key.origin is Origin.GENERATED:
+        lines.append(f"Admin key file:  {key.path} (generated now; the key is printed only now)")
+    lines.append(f"API key:         {key.shown()}")
+    return "llm-gateway is ready\n  " + "\n  ".join(lines)
+
+
+def _ready(endpoints: Endpoints) -> None:
+    print(banner(endpoints), flush=True)
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

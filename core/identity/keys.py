@@ -2,6 +2,7 @@
 
 A secret is `gw-` + 32 random bytes (URL-safe base64); only its SHA-256 digest and its first
 10 characters (the prefix, to recognise it in a list) are stored. The secret is returned once.
+Its shape is declared with its redaction in `codec.redaction`, so errors never echo one.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 import dataclasses
 import re
 import secrets
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
+from codec.redaction import SECRET_PREFIX
 from core.auth import key_digest
 from core.errors import InvalidRequest, KeyNotFound
 from core.identity.clock import Clock, epoch_ms, system_clock
@@ -20,10 +22,10 @@ from core.identity.rules import (
     check_models,
     normalize_subject,
     normalize_teams,
+    team_membership,
 )
 from core.store.base import ApiKeyRecord, Store
 
-SECRET_PREFIX = "gw-"
 PREFIX_CHARS = 10
 _KEY_ID = re.compile(r"^key_[0-9a-f]{16}$")
 
@@ -69,9 +71,9 @@ class KeyManager:
         self,
         *,
         subject: str,
-        teams: Iterable[str] = (),
-        admin_teams: Iterable[str] = (),
-        models: Iterable[str] = (),
+        teams: Sequence[str] = (),
+        admin_teams: Sequence[str] = (),
+        models: Sequence[str] = (),
         expires_at: int | None = None,
     ) -> IssuedKey:
         """Validates the grant and stores a new key; a team admin is also a member."""
@@ -85,7 +87,7 @@ class KeyManager:
             prefix=secret[:PREFIX_CHARS],
             subject=normalize_subject(subject),
             created_at=now,
-            teams=members + tuple(t for t in admin if t not in members),
+            teams=team_membership(members, admin),
             admin_teams=admin,
             models=check_models(models, self._known_models),
             expires_at=check_expiry(expires_at, now),

@@ -8,6 +8,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from core.access import ensure_admin
+from core.errors import InvalidRequest
 from core.identity.keys import IssuedKey, KeyManager
 from core.interceptors import current_principal
 from core.store.base import ApiKeyRecord
@@ -78,4 +79,9 @@ def api_key(record: ApiKeyRecord) -> pb.ApiKey:
 
 
 def _ms(timestamp: Timestamp) -> int:
-    return int(timestamp.ToMilliseconds())
+    try:
+        return int(timestamp.ToMilliseconds())
+    except ValueError:  # protobuf checks the range: years 1 to 9999
+        raise InvalidRequest(
+            "`expire_time` must be a valid timestamp (years 1 to 9999)", param="expire_time"
+        ) from None

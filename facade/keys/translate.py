@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from codec.redaction import redact_secrets
 from facade.errors import FacadeError
 from gateway.v1 import key_service_pb2 as pb
 
 __all__ = ["CreateKey", "key_json", "parse_create"]
 
 _FIELDS = ("subject", "teams", "admin_teams", "models", "expires_at")
+_LAST_MS = 253_402_300_799_999
+"""The last millisecond of year 9999, the end of protobuf's Timestamp range."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +36,15 @@ def parse_create(body: dict[str, Any]) -> CreateKey:
     if not isinstance(subject, str) or not subject:
         raise _bad("`subject` is required: `user:<email>` or `virtualaccount:<name>`", "subject")
     expires_at = body.get("expires_at")
-    if expires_at is not None and (isinstance(expires_at, bool) or not isinstance(expires_at, int)):
-        raise _bad("`expires_at` must be epoch milliseconds (an integer) or null", "expires_at")
+    if expires_at is not None and (
+        isinstance(expires_at, bool)
+        or not isinstance(expires_at, int)
+        or not 0 <= expires_at <= _LAST_MS  # beyond a Timestamp's range: no 500 downstream
+    ):
+        raise _bad(
+            "`expires_at` must be epoch milliseconds (an integer from 0 to year 9999) or null",
+            "expires_at",
+        )
     return CreateKey(
         subject=subject,
         teams=_strings(body, "teams"),
@@ -77,4 +87,7 @@ def _ms(key: pb.ApiKey, name: str) -> int | None:
 
 
 def _bad(message: str, param: str) -> FacadeError:
-    return FacadeError(400, message, code="invalid_request", param=param)
+    # An unknown field is named back: a key pasted as a field name must not be.
+    return FacadeError(
+        400, redact_secrets(message), code="invalid_request", param=redact_secrets(param)
+    )

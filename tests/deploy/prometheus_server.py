@@ -43,13 +43,21 @@ class Prometheus:
 
 
 @contextmanager
-def prometheus(targets: list[str], workdir: Path, interval: str = "100ms") -> Iterator[Prometheus]:
-    """Runs Prometheus scraping `targets` (host:port) every `interval`, until exit."""
+def prometheus(
+    targets: list[str], workdir: Path, interval: str = "100ms", *, token: str | None = None
+) -> Iterator[Prometheus]:
+    """Runs Prometheus scraping `targets` (host:port) every `interval`, until exit; with
+    `token`, each scrape sends it as deploy/prometheus.yml documents (`credentials_file`)."""
     config = workdir / "prometheus.yml"
     listed = ", ".join(f'"{t}"' for t in targets)
+    authorization = ""
+    if token is not None:
+        token_file = workdir / "metrics-token"
+        token_file.write_text(token + "\n")
+        authorization = f"    authorization:\n      credentials_file: {token_file}\n"
     config.write_text(
         f"global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}\n"
-        f"scrape_configs:\n  - job_name: llm-gateway\n"
+        f"scrape_configs:\n  - job_name: llm-gateway\n{authorization}"
         f"    static_configs:\n      - targets: [{listed}]\n"
     )
     port = free_port()

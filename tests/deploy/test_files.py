@@ -50,6 +50,28 @@ def test_promtool_accepts_the_scrape_config() -> None:
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
+def test_the_scrape_config_with_its_token_lines_uncommented_is_valid(tmp_path: Path) -> None:
+    token_file = tmp_path / "gateway-metrics-token"
+    token_file.write_text("a-scrape-token\n")
+    text = (DEPLOY / "prometheus.yml").read_text()
+    commented = (
+        "    # authorization:\n",
+        "    #   credentials_file: /etc/prometheus/gateway-metrics-token\n",
+    )
+    assert all(line in text for line in commented)
+    enabled = text.replace(commented[0], "    authorization:\n").replace(
+        commented[1], f"      credentials_file: {token_file}\n"
+    )
+    config = tmp_path / "prometheus.yml"
+    config.write_text(enabled)
+    checked = subprocess.run(
+        [tool("promtool"), "check", "config", str(config)], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    job = yaml.safe_load(enabled)["scrape_configs"][0]
+    assert job["authorization"] == {"credentials_file": str(token_file)}
+
+
 def test_compose_wires_the_services_together() -> None:
     compose = _yaml("docker-compose.yml")
     services = compose["services"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ import pytest
 
 from tests.deploy.prometheus_server import Prometheus, prometheus, tool
 from tests.harness import RunningGateway, run_gateway
+from tests.processes import gateway_process
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy/grafana/dashboards/llm-gateway.json"
@@ -272,3 +274,35 @@ def test_the_metrics_pass_promtool() -> None:
         [tool("promtool"), "check", "metrics"], input=seen[-1], capture_output=True, text=True
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def _up(prom: Prometheus) -> str | None:
+    """The last scrape's `up` (\"1\" or \"0\"), None before the first scrape."""
+    found = prom.query("up", time.time())
+    return str(found[0]["value"][1]) if found else None
+
+
+def test_prometheus_scrapes_a_token_guarded_gateway_with_the_documented_config(
+    tmp_path: Path,
+) -> None:
+    token = "scrape-token-7c0e41"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(
+        GATEWAY_CONFIG=str(ROOT / "examples/gateway.yaml"),
+        GATEWAY_DATA_DIR=str(tmp_path / "data"),
+        GATEWAY_HTTP_PORT="0",
+        GATEWAY_GRPC_PORT="0",
+        GATEWAY_ADMIN_KEY="gw-admin-deploy-tests-0123456789",
+        GATEWAY_METRICS_TOKEN=token,
+    )
+    (tmp_path / "with-token").mkdir()
+    (tmp_path / "without-token").mkdir()
+    with gateway_process("serve", env, tmp_path / "serve.stderr") as served:
+        target = served.http_url.removeprefix("http://")
+        with prometheus([target], tmp_path / "with-token", token=token) as prom:
+            _wait_for(lambda: _up(prom) == "1", "a scrape that sends the token")
+            samples = prom.query("scrape_samples_scraped", time.time())
+            assert float(samples[0]["value"][1]) > 0
+        with prometheus([target], tmp_path / "without-token") as prom:
+            _wait_for(lambda: _up(prom) is not None, "a scrape without the token")
+            assert _up(prom) == "0"
