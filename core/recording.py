@@ -1,7 +1,8 @@
 """The hook every call reports through, so the log pipeline sees each request exactly once.
 
-The servicer opens a CallTrace per call and tells it what happened; `finish()` runs exactly
-once, on success, failure or cancellation. core/logs/ implements it; NullRecorder does nothing.
+The servicer opens a CallTrace per call and tells it what happened; `finish()` runs on
+success, failure or cancellation (only its first call counts), before the answer's last
+message goes out. core/logs/ implements it; NullRecorder does nothing.
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ class CallTrace(Protocol):
         ...
 
     def finish(self) -> None:
-        """The call is over: record it (exactly once, never raising)."""
+        """The call is over, or its answer complete: record it (once, never raising).
+
+        The record is durable on return, so call it before the answer's last message."""
         ...
 
 

@@ -1,4 +1,5 @@
-"""Request logs, write side: every call becomes one record, written off the request path."""
+"""Request logs, write side: every call becomes one record, journaled before its answer goes
+out and written to the store off the request path."""
 
 from core.logs.journal import Journal
 from core.logs.pipeline import Deferred, LogPipeline

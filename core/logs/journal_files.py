@@ -4,11 +4,13 @@ Several core processes may share a data dir (and its SQLite store). Each claims 
 journal file no live process holds (`logs.jsonl`, `logs-1.jsonl`, ...), and adopts the files
 of processes that died: their complete lines are appended to its own file, which is synced
 before the orphan is deleted, so a record is never in zero files (at worst in two, and
-inserts are idempotent by id).
+inserts are idempotent by id). Compaction swaps in a fresh file holding only the tail, locked
+before it takes the name, so the name is always held by its live process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import itertools
 import logging
@@ -71,12 +73,37 @@ def adopt_orphans(directory: Path, own: Path, own_fd: int) -> int:
     return moved
 
 
-def _copy(source: int, length: int, target: int) -> None:
-    os.lseek(source, 0, os.SEEK_SET)
+def replace_with_tail(path: Path, fd: int, start: int, end: int) -> int:
+    """Puts bytes [start, end) of `fd` (the locked, open `path`) into a fresh file that takes
+    `path`'s place; returns its O_APPEND descriptor, locked, and closes `fd`."""
+    # A dot name: never matched by PATTERN, so no other process claims or adopts it.
+    temporary = path.with_name(f".{path.name}.tmp")
+    new = os.open(temporary, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        # Only this process knows the name: the lock is ours at once (and must be, before the
+        # rename makes the file visible to claim()).
+        fcntl.flock(new, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        _copy(fd, end - start, new, start)
+        os.replace(temporary, path)
+    except BaseException:
+        os.close(new)
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+    # Whoever opened the old file meanwhile fails the inode check in _lock().
+    os.close(fd)
+    return new
+
+
+def _copy(source: int, length: int, target: int, start: int = 0) -> None:
+    position = start
     remaining = length
     while remaining:
-        chunk = os.read(source, min(_READ_CHUNK, remaining))
+        chunk = os.pread(source, min(_READ_CHUNK, remaining), position)
+        if not chunk:
+            raise OSError(f"journal shorter than expected at byte {position}")
         remaining -= len(chunk)
+        position += len(chunk)
         view = memoryview(chunk)
         while view:
             view = view[os.write(target, view) :]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from core.config.loader import GatewayConfig
 from core.config.settings import Settings
 from core.logs.journal import Journal
-from core.logs.pipeline import LogPipeline
+from core.logs.pipeline import Deferred, LogPipeline
 from core.logs.retention import Retention
 from core.logs.trace import LogRecorder
 from core.metrics import CoreMetrics
@@ -51,9 +51,16 @@ def build_request_logs(
     retention = None
     if settings.log_retention_days > 0:
         retention = Retention(store, max_age_days=settings.log_retention_days)
+    # Logging off: each call's record is still assembled (Prometheus counts it), never kept.
+    submit = pipeline.submit if settings.request_logging else _count_only
     return RequestLogs(
         pipeline=pipeline,
-        recorder=LogRecorder(pipeline.submit, metrics.requests),
+        recorder=LogRecorder(submit, metrics.requests),
         retention=retention,
         drain_seconds=settings.log_drain_seconds,
     )
+
+
+def _count_only(call: Deferred) -> None:
+    """GATEWAY_REQUEST_LOGGING=false: building the record observes it; nothing stores it."""
+    call.build()

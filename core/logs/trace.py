@@ -1,9 +1,10 @@
 """The CallRecorder that logs: each call's trace becomes exactly one LogRecord.
 
-On the request path a trace only keeps references and timestamps; `build()`, which turns the
-protos into JSON bodies, runs later in the log writer. Tokens and cost are the sums over the
-call's attempts, as the router reported and priced them (a failed attempt the provider
-billed counts too).
+While the call runs a trace only keeps references and timestamps; `finish()` builds the
+record (the protos become JSON bodies) and the pipeline journals it before the answer's last
+message goes out, so an answered call's record survives a kill -9. Tokens and cost are the
+sums over the call's attempts, as the router reported and priced them (a failed attempt the
+provider billed counts too).
 """
 
 from __future__ import annotations
@@ -153,13 +154,15 @@ class CallLog:
         self._cancelled = True
 
     def finish(self) -> None:
+        if self._end_ns:
+            return  # recorded when the answer was complete, before its last message
         try:
             self._end_ns = time.perf_counter_ns()
             self._recorder.submit(self)
         except Exception:  # finish() must never raise into the servicer
             log.exception("could not queue the log record of %s", self._context.request_id)
 
-    # --- Deferred: in the writer
+    # --- Deferred: built once, when submitted
     def build(self) -> LogRecord:
         context = self._context
         ok = self._error is None and not self._cancelled

@@ -81,6 +81,9 @@ class RouteServicer(pb_grpc.RouteServiceServicer):
                 while event is not None:
                     trace.event(event)
                     if isinstance(event, ChatResult):
+                        # The answer is whole: its record is journaled (survives a kill -9)
+                        # before the last message, on which callers end (the facade's [DONE]).
+                        trace.finish()
                         yield pb.StreamRouteResponse(result=event)
                     else:
                         yield pb.StreamRouteResponse(delta=event)

@@ -26,37 +26,53 @@ def open_store(
     data_dir: Path,
     metadata_index_keys: Sequence[str] = (),
     rollups: Rollups | None = None,
+    server_selection_timeout: float | None = None,
 ) -> Store:
     """A MongoStore for a `mongodb://` / `mongodb+srv://` URI, else SQLite in `data_dir`.
 
-    Nothing connects here: the caller awaits `open()` inside its event loop.
+    `server_selection_timeout` (seconds) bounds how long a MongoDB operation waits for a
+    reachable server, unless the URI sets serverSelectionTimeoutMS. Nothing connects here:
+    the caller awaits `open()` inside its event loop.
     """
     if uri and uri.startswith(MONGO_SCHEMES):
         # Imported here so that the embedded (SQLite) set-up never pays for importing pymongo.
         from core.store.mongo import MongoStore
 
-        return MongoStore(uri, metadata_index_keys=metadata_index_keys, rollups=rollups)
+        return MongoStore(
+            uri,
+            metadata_index_keys=metadata_index_keys,
+            rollups=rollups,
+            server_selection_timeout=server_selection_timeout,
+        )
     return SqliteStore(data_dir / SQLITE_FILE, rollups=rollups)
 
 
 def open_counters(
-    *, uri: str | None, data_dir: Path, shared: bool, database: str = MONGO_DATABASE
+    *,
+    uri: str | None,
+    data_dir: Path,
+    shared: bool,
+    database: str = MONGO_DATABASE,
+    server_selection_timeout: float | None = None,
 ) -> WindowCounters:
     """The window counters for rate limits and budgets, beside the store `uri` names.
 
     MongoDB: `MongoCounters` with a client of its own (always shared, exact across
     instances). Otherwise `SqliteCounters` in `data_dir/limits.db` when the counters are
     `shared` by several processes on this host, else `LocalCounters` (in memory, exact for
-    this process only). Nothing connects here: the caller awaits `open()`, then `aclose()`.
+    this process only). `server_selection_timeout` as for `open_store`. Nothing connects
+    here: the caller awaits `open()`, then `aclose()`.
     """
     if uri and uri.startswith(MONGO_SCHEMES):
         # Imported here so that the embedded (SQLite) set-up never pays for importing pymongo.
         from pymongo import AsyncMongoClient
 
+        from core.store.mongo_client import client_options
         from core.store.mongo_counters import MongoCounters
 
         # The async client connects on its first operation, inside `open()`.
-        client = AsyncMongoClient[dict[str, Any]](uri)
+        options = client_options(uri, server_selection_timeout)
+        client = AsyncMongoClient[dict[str, Any]](uri, **options)
         return MongoCounters(client[database], owns_client=True)
     if shared:
         return SqliteCounters(data_dir / COUNTERS_FILE)

@@ -4,6 +4,8 @@ Log records are documents whose `_id` is the record id, so replaying a batch onl
 duplicate-key errors, which count as success. Query semantics are those of sqlite_query.py,
 translated by mongo_query.py. A client can be injected (tests pass an in-memory stand-in);
 the store closes only a client it created.
+
+An unreachable server holds nothing for long: see mongo_client.py.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from core.store.base import (
     RollupRow,
 )
 from core.store.documents import key_document, key_record, log_document, log_record
+from core.store.mongo_client import client_options, close_client
 from core.store.mongo_query import query_filter, scope_document, sort_spec
 from core.usage import histogram
 from core.usage.accumulate import Bucket, Classify, Grouped, accumulate, finish
@@ -76,8 +79,10 @@ class MongoStore:
         metadata_index_keys: Sequence[str] = (),
         client: Any = None,
         rollups: Rollups | None = None,
+        server_selection_timeout: float | None = None,
     ) -> None:
         self._uri = uri
+        self._server_selection_timeout = server_selection_timeout
         self._database = database
         self._metadata_index_keys = tuple(metadata_index_keys)
         self._client: AsyncMongoClient[dict[str, Any]] | None = client
@@ -109,7 +114,8 @@ class MongoStore:
 
     async def open(self) -> None:
         if self._client is None:
-            self._client = AsyncMongoClient[dict[str, Any]](self._uri)
+            options = client_options(self._uri, self._server_selection_timeout)
+            self._client = AsyncMongoClient[dict[str, Any]](self._uri, **options)
         db = self._client[self._database]
         self._collections = (db["logs"], db["api_keys"], db["rollups"], db["rollup_sets"])
         await self._keys.create_index([("digest", ASCENDING)], unique=True, name="digest")
@@ -154,7 +160,7 @@ class MongoStore:
     async def close(self) -> None:
         self._collections = None
         if self._client is not None and self._owns_client:
-            await self._client.close()
+            await close_client(self._client)
             self._client = None
 
     # --- API keys

@@ -45,6 +45,7 @@ from pymongo.errors import DuplicateKeyError
 
 from core.router.counters import Adjustment, Admitted, Charge, Refused
 from core.router.local_counters import Slots, add, fits, oldest_live, window_total
+from core.store.mongo_client import close_client
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ class MongoCounters:
 
     async def aclose(self) -> None:
         if self._owns_client:
-            await self._database.client.close()
+            await close_client(self._database.client)
 
     async def charge(self, charges: Sequence[Charge], now_ms: int) -> Admitted | Refused:
         if not charges:

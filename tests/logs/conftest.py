@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import grpc
 import httpx
 import openai
 import pytest
@@ -25,7 +24,7 @@ from core.store.sqlite import SqliteStore
 from facade.app import create_app
 from facade.settings import FacadeSettings
 from gateway.v1 import route_service_pb2_grpc
-from gateway_client import GatewayClient
+from tests.transport import core_channel, core_client
 
 ADMIN_KEY = "logs-admin-key"
 ADMIN = (("authorization", f"Bearer {ADMIN_KEY}"),)
@@ -138,12 +137,11 @@ async def start_logging_core(
         log_sink=pipeline.submit,
     )
     await core.start()
-    target = f"127.0.0.1:{core.port}"
-    app = create_app(FacadeSettings(), GatewayClient(target))
+    app = create_app(FacadeSettings(), core_client(core))
     try:
         async with (
             app.router.lifespan_context(app),
-            grpc.aio.insecure_channel(target) as channel,
+            core_channel(core) as channel,
             httpx.AsyncClient(transport=httpx.ASGITransport(app)) as http,
         ):
             client = openai.AsyncOpenAI(
