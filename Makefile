@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: run test test-tools lint gen check-protos bench bench-logs bench-logs-query bench-metrics bench-admission bench-policies clean
+.PHONY: run test test-tools bench-tools lint gen check-protos bench bench-suite bench-upstream-client bench-logs bench-logs-query bench-metrics bench-admission bench-policies clean
 
 $(BIN)/.installed-run: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,13 +22,20 @@ $(BIN)/.installed-dev: pyproject.toml
 run: $(BIN)/.installed-run
 	$(BIN)/llm-gateway serve
 
-## Everything CI checks: lint, types, protos, then the test suite with a coverage gate.
+## Everything CI checks: lint, types, protos, then the test suite with a coverage gate, run
+## twice: the facade reaching core in process (what `serve` does), then over a gRPC socket.
 test: $(BIN)/.installed-dev test-tools lint check-protos
-	$(PY) -m pytest --cov --cov-report=term:skip-covered --cov-fail-under=85 $(PYTEST_ARGS)
+	GATEWAY_TEST_TRANSPORT=in-process $(PY) -m pytest --cov --cov-report= $(PYTEST_ARGS)
+	GATEWAY_TEST_TRANSPORT=grpc $(PY) -m pytest --cov --cov-append \
+		--cov-report=term:skip-covered --cov-fail-under=85 $(PYTEST_ARGS)
 
 ## System tools the tests run as real processes (Prometheus, promtool), installed if missing.
 test-tools:
 	./scripts/install-test-tools.sh
+
+## The load generator of the benchmark suite (Debian's wrk), installed if missing.
+bench-tools:
+	./scripts/install-bench-tools.sh
 
 lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .
@@ -43,6 +50,15 @@ check-protos: $(BIN)/.installed-dev
 
 bench: $(BIN)/.installed-dev
 	$(PY) -m bench.throughput
+
+## The benchmark suite: both deployment modes against the direct-to-upstream baseline, with
+## wrk at 1/16/64 connections; prints a table and writes bench/RESULTS.md (about 6 minutes).
+bench-suite: $(BIN)/.installed-dev bench-tools
+	$(PY) -m bench.suite $(BENCH_ARGS)
+
+## CPU per call of the upstream HTTP client (aiohttp) against the httpx one it replaced.
+bench-upstream-client: $(BIN)/.installed-dev
+	$(PY) -m bench.upstream_client $(BENCH_ARGS)
 
 ## Log records/s into SQLite through the log pipeline vs. the store alone (200,000 records).
 bench-logs: $(BIN)/.installed-dev

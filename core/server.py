@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -14,9 +15,12 @@ from grpc_reflection.v1alpha import reflection
 from core.auth import Authenticator
 from core.config.loader import GatewayConfig
 from core.config.models import DEFAULT_RAW_WINDOW_HOURS, ProviderAccount
+from core.config.settings import DEFAULT_GRPC_MAX_MESSAGE_BYTES
 from core.identity.keys import KeyManager
+from core.inprocess import InProcessChannel, MethodTable, Registrations
 from core.interceptors import GatewayInterceptor
 from core.logs.query import MAX_LIMIT, PageBounds
+from core.metadata import MAX_CALL_METADATA_BYTES
 from core.metrics import RouterMetrics
 from core.providers.base import Provider
 from core.providers.factory import build_provider
@@ -63,7 +67,12 @@ class Core:
     router: Router
     health: health.aio.HealthServicer
     auth: Authenticator
+    methods: MethodTable
     reloader: ConfigReloader | None = None
+
+    def in_process_channel(self) -> InProcessChannel:
+        """A channel to this core for a client in this process: no socket, no serialization."""
+        return InProcessChannel(self.methods)
 
     async def start(self) -> None:
         await self.server.start()
@@ -94,7 +103,7 @@ def build_core(
     log_sink: LogSink | None = None,
     rollups: Rollups | None = None,
     max_log_page_size: int = MAX_LIMIT,
-    max_message_bytes: int = 16 * 1024 * 1024,
+    max_message_bytes: int = DEFAULT_GRPC_MAX_MESSAGE_BYTES,
     environ: Mapping[str, str] | None = None,
     provider_factory: Callable[[ProviderAccount, str | None], Provider] = build_provider,
     counters: WindowCounters | None = None,
@@ -106,7 +115,8 @@ def build_core(
 
     `counters` keep rate limits and budgets (in-process ones by default; a shared store's
     for exact limits across instances). With `config_path`, changes to that file are
-    applied without a restart.
+    applied without a restart. `max_message_bytes` bounds every gRPC message both ways; give
+    the gateway's clients the same (`GatewayClient(max_message_bytes=...)`).
     """
     env = os.environ if environ is None else environ
     source = SnapshotSource(
@@ -123,36 +133,50 @@ def build_core(
         lambda: source.current.config_keys,
         cache_ttl_seconds=key_cache_ttl_seconds,
     )
+    interceptor = GatewayInterceptor(auth)
     server = grpc.aio.server(
-        interceptors=[GatewayInterceptor(auth)],
+        interceptors=[interceptor],
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
             ("grpc.so_reuseport", 0),
+            # Soft limit = hard limit: between the two (8, 16 KiB by default) calls fail at random.
+            ("grpc.max_metadata_size", MAX_CALL_METADATA_BYTES),
+            ("grpc.absolute_max_metadata_size", MAX_CALL_METADATA_BYTES),
         ],
     )
+    # The gateway's services answer on the socket and, for a facade in this process, in process.
+    methods = MethodTable([interceptor])
+    # The generated `add_*_to_server` functions only call the two methods Registrations has.
+    services = cast(grpc.aio.Server, Registrations(server, methods))
     limits = Limits(
         counters or LocalCounters(),
         on_blocked=router_metrics.blocked if router_metrics is not None else None,
     )
     router = Router(source, limits, events=router_metrics)
     route_service_pb2_grpc.add_RouteServiceServicer_to_server(
-        RouteServicer(router, source, recorder), server
+        RouteServicer(router, source, recorder), services
     )
     keys = KeyManager(store, LiveModelIds(source), on_change=auth.forget)
-    key_service_pb2_grpc.add_KeyServiceServicer_to_server(KeyServicer(keys), server)
+    key_service_pb2_grpc.add_KeyServiceServicer_to_server(KeyServicer(keys), services)
     # LogService.Log writes through the log pipeline when given one, else straight to the store.
-    logs = LogServicer(store, sink=log_sink, bounds=PageBounds(max_limit=max_log_page_size))
-    log_service_pb2_grpc.add_LogServiceServicer_to_server(logs, server)
+    # Log pages are cut to fit a message: a stored record is as big as the call it logs.
+    logs = LogServicer(
+        store,
+        sink=log_sink,
+        bounds=PageBounds(max_limit=max_log_page_size),
+        max_message_bytes=max_message_bytes,
+    )
+    log_service_pb2_grpc.add_LogServiceServicer_to_server(logs, services)
     # Reads the rollups the store keeps (the same `rollups` the store was opened with).
     metrics_config = config.metrics
     raw_window_hours = (
         metrics_config.raw_window_hours if metrics_config else DEFAULT_RAW_WINDOW_HOURS
     )
     engine = MetricsEngine(store, rollups, raw_window_ms=int(raw_window_hours * HOUR_MS))
-    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(MetricsServicer(engine), server)
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(MetricsServicer(engine), services)
     health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, services)
     reflection.enable_server_reflection(
         (
             *SERVICE_NAMES,
@@ -178,5 +202,6 @@ def build_core(
         router=router,
         health=health_servicer,
         auth=auth,
+        methods=methods,
         reloader=reloader,
     )

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from wsgiref.simple_server import WSGIServer
 
+import grpc
 import uvicorn
-from prometheus_client import CollectorRegistry, make_asgi_app, start_http_server
-from starlette.types import ASGIApp, Receive, Scope, Send
+from prometheus_client import CollectorRegistry
+from starlette.types import ASGIApp
 
 from core.config.loader import GatewayConfig
 from core.config.settings import Settings
@@ -26,8 +26,16 @@ from core.usage.rollup import Rollups
 from facade.app import create_app
 from facade.http_metrics import HttpMetrics, instrument
 from facade.settings import FacadeSettings
+from gateway_cli.admin_key import AdminKey, admin_key
 from gateway_cli.http_server import HttpServer
+from gateway_cli.scrape import METRICS_PATH, ScrapeGuard, serve_metrics_port, with_metrics
 from gateway_client import GatewayClient
+
+FACADE_CHANNEL_OPTIONS = (("grpc.max_reconnect_backoff_ms", 1000),)
+"""The facade's channel to a separate core retries a lost connection every second: with
+gRPC's default backoff (growing to 120 s) the facade kept answering 503 for seconds, up to
+minutes, after core was back; one connection attempt a second to a core that is down is
+nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,21 +44,11 @@ class Endpoints:
 
     http_url: str | None
     grpc_target: str | None
-    admin_key: str
-
-
-def admin_key(settings: Settings) -> str:
-    """GATEWAY_ADMIN_KEY, else a key generated once and kept in the data dir (mode 0600)."""
-    if settings.admin_key is not None:
-        return settings.admin_key.get_secret_value()
-    path = settings.data_dir / "admin.key"
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    key = "gw-admin-" + secrets.token_urlsafe(24)
-    path.touch(mode=0o600)
-    path.write_text(key + "\n", encoding="utf-8")
-    return key
+    admin_key: AdminKey
+    metrics_url: str | None = None
+    """Where Prometheus scrapes, if anywhere."""
+    metrics_open: bool = True
+    """False when a scrape needs GATEWAY_METRICS_TOKEN."""
 
 
 async def serve(
@@ -64,6 +62,8 @@ async def serve(
 ) -> None:
     """Serves until SIGINT/SIGTERM (or `stop`), then drains in-flight calls and exits."""
     key = admin_key(settings)
+    token = settings.metrics_token
+    guard = ScrapeGuard(token.get_secret_value() if token is not None else None)
     stop = stop or asyncio.Event()
     core = None
     store = None
@@ -79,12 +79,16 @@ async def serve(
             data_dir=settings.data_dir,
             metadata_index_keys=metadata_keys,
             rollups=rollups,
+            server_selection_timeout=settings.mongodb_server_selection_timeout_seconds,
         )
         await store.open()
         registry = CollectorRegistry()
         try:
             counters = open_counters(
-                uri=settings.store_uri, data_dir=settings.data_dir, shared=settings.shared_limits
+                uri=settings.store_uri,
+                data_dir=settings.data_dir,
+                shared=settings.shared_limits,
+                server_selection_timeout=settings.mongodb_server_selection_timeout_seconds,
             )
             await counters.open()
             # Replays a journal a previous run left, in the background, before any new record.
@@ -93,7 +97,7 @@ async def serve(
             logs.start()
             core = build_core(
                 config,
-                admin_key=key,
+                admin_key=key.secret,
                 address=f"{settings.host}:{settings.grpc_port}",
                 store=store,
                 key_cache_ttl_seconds=settings.key_cache_ttl_seconds,
@@ -117,19 +121,27 @@ async def serve(
         grpc_target = f"{settings.host}:{core.port}"
     metrics_server: WSGIServer | None = None
     try:
-        metrics_server = _serve_metrics(settings, registry)
+        metrics_server = _serve_metrics(settings, registry, guard)
         if run_facade:
+            channel = None
+            if core is not None and settings.facade_transport == "in-process":
+                channel = core.in_process_channel()
             await _serve_facade(
                 settings,
                 grpc_target or f"{settings.host}:{settings.grpc_port}",
                 key,
+                guard,
                 grpc_target if run_core else None,
                 on_ready,
                 stop,
                 registry,
+                channel,
             )
         else:
-            on_ready(Endpoints(None, grpc_target, key))
+            metrics_url = None
+            if metrics_server is not None:
+                metrics_url = f"http://{settings.host}:{metrics_server.server_port}{METRICS_PATH}"
+            on_ready(Endpoints(None, grpc_target, key, metrics_url, guard.open))
             await _wait_for_signal(stop)
     finally:
         if core is not None:
@@ -149,17 +161,25 @@ async def serve(
 async def _serve_facade(
     settings: Settings,
     target: str,
-    key: str,
+    key: AdminKey,
+    guard: ScrapeGuard,
     grpc_target: str | None,
     on_ready: Callable[[Endpoints], None],
     stop: asyncio.Event,
     registry: CollectorRegistry | None = None,
+    channel: grpc.aio.Channel | None = None,
 ) -> None:
-    client = GatewayClient(target, timeout=None)
+    client = GatewayClient(
+        target,
+        timeout=None,
+        max_message_bytes=settings.grpc_max_message_bytes,
+        channel=channel,
+        channel_options=FACADE_CHANNEL_OPTIONS,
+    )
     # One /metrics: core's registry under `serve`, the facade's own when it runs alone.
     registry = registry or CollectorRegistry()
     app: ASGIApp = create_app(FacadeSettings(max_body_bytes=settings.max_body_bytes), client)
-    app = _with_metrics(instrument(app, HttpMetrics.register(registry)), registry)
+    app = with_metrics(instrument(app, HttpMetrics.register(registry)), registry, guard)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -171,7 +191,8 @@ async def _serve_facade(
     )
 
     def started(port: int) -> None:
-        on_ready(Endpoints(f"http://{settings.host}:{port}", grpc_target, key))
+        url = f"http://{settings.host}:{port}"
+        on_ready(Endpoints(url, grpc_target, key, url + METRICS_PATH, guard.open))
 
     server = HttpServer(config, started)
     watcher = asyncio.create_task(_exit_on(stop, server))
@@ -181,25 +202,13 @@ async def _serve_facade(
         watcher.cancel()
 
 
-def _with_metrics(app: ASGIApp, registry: CollectorRegistry) -> ASGIApp:
-    """`GET /metrics` (exactly, no redirect) from core's registry; the facade never imports core."""
-    metrics = make_asgi_app(registry=registry)
-
-    async def composed(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/metrics":
-            await metrics(scope, receive, send)
-        else:
-            await app(scope, receive, send)
-
-    return composed
-
-
-def _serve_metrics(settings: Settings, registry: CollectorRegistry | None) -> WSGIServer | None:
+def _serve_metrics(
+    settings: Settings, registry: CollectorRegistry | None, guard: ScrapeGuard
+) -> WSGIServer | None:
     """GATEWAY_METRICS_PORT: Prometheus metrics on their own port (a thread), e.g. for `core`."""
     if settings.metrics_port is None or registry is None:
         return None
-    server, _ = start_http_server(settings.metrics_port, addr=settings.host, registry=registry)
-    return server
+    return serve_metrics_port(settings.host, settings.metrics_port, registry, guard)
 
 
 async def _exit_on(stop: asyncio.Event, server: uvicorn.Server) -> None:

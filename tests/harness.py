@@ -13,6 +13,7 @@ from tempfile import TemporaryDirectory
 from core.config.loader import parse_config
 from core.config.settings import Settings
 from gateway_cli.runner import Endpoints, serve
+from tests.transport import TRANSPORT
 
 ADMIN_KEY = "test-admin-key"
 
@@ -36,15 +37,20 @@ def run_gateway(
     *,
     admin_key: str = ADMIN_KEY,
     max_body_bytes: int | None = None,
+    grpc_max_message_bytes: int | None = None,
+    facade_transport: str = TRANSPORT,
     data_dir: Path | None = None,
 ) -> Iterator[RunningGateway]:
     """Starts core and facade on their own loop; stops them (gracefully) on exit.
 
-    The store lives in `data_dir` (a fresh temporary directory when None).
+    The store lives in `data_dir` (a fresh temporary directory when None); the facade reaches
+    core over this run's transport unless `facade_transport` names one.
     """
     config = parse_config(config_yaml, source="<test config>")
     with TemporaryDirectory() as temporary:
         overrides = {} if max_body_bytes is None else {"max_body_bytes": max_body_bytes}
+        if grpc_max_message_bytes is not None:
+            overrides["grpc_max_message_bytes"] = grpc_max_message_bytes
         settings = Settings(
             config=Path("unused.yaml"),
             data_dir=data_dir or Path(temporary),
@@ -52,6 +58,7 @@ def run_gateway(
             http_port=0,
             grpc_port=0,
             shutdown_grace_seconds=2,
+            facade_transport=facade_transport,
             **overrides,
         )
         ready = threading.Event()

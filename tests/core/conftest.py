@@ -19,6 +19,7 @@ from core.server import build_core
 from core.store.base import Store
 from core.store.sqlite import SqliteStore
 from gateway.v1 import route_service_pb2_grpc
+from tests.transport import core_channel
 
 CORE_CONFIG = """
 name: mock-main
@@ -71,7 +72,7 @@ async def start_core(
         await core.start()
         target = f"127.0.0.1:{core.port}"
         try:
-            async with grpc.aio.insecure_channel(target) as channel:
+            async with core_channel(core) as channel:
                 stub = route_service_pb2_grpc.RouteServiceStub(channel)
                 yield CoreHandle(target, channel, stub, store)
         finally:

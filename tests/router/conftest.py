@@ -22,7 +22,7 @@ from core.store.base import LogRecord
 from core.store.sqlite import SqliteStore
 from facade.app import create_app
 from facade.settings import FacadeSettings
-from gateway_client import GatewayClient
+from tests.transport import core_client
 
 ADMIN_KEY = "router-admin-key"
 ALICE_KEY = "key1"  # sha256("key1") below
@@ -114,7 +114,7 @@ async def gateway(
     )
     await core.start()
     target = f"127.0.0.1:{core.port}"
-    app = create_app(FacadeSettings(), GatewayClient(target))
+    app = create_app(FacadeSettings(), core_client(core))
     try:
         async with (
             app.router.lifespan_context(app),
