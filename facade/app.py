@@ -7,12 +7,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from facade.allowed_methods import install_allowed_methods
 from facade.errors import install_error_handlers
+from facade.header_limits import HeaderLimit
 from facade.health import attach_health
+from facade.key_first import install_key_first
 from facade.keys import attach_keys
 from facade.logs import attach_logs
 from facade.metrics import attach_metrics
 from facade.openai import attach_router
+from facade.openapi_document import install_openapi
 from facade.settings import FacadeSettings
 from gateway_client import GatewayClient
 
@@ -34,9 +38,13 @@ def create_app(settings: FacadeSettings, client: GatewayClient) -> FastAPI:
     app.state.settings = settings
     app.state.client = client
     install_error_handlers(app)
+    install_key_first(app)
+    install_allowed_methods(app)
     attach_health(app)
     attach_router(app)
     attach_keys(app)
     attach_logs(app)
     attach_metrics(app)
+    install_openapi(app)
+    app.add_middleware(HeaderLimit)  # added last, so it runs first: before any header is read
     return app

@@ -80,6 +80,8 @@ def parse_config(text: str, *, source: str = "<config>") -> GatewayConfig:
         raw_documents = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: invalid YAML: {exc}") from None
+    except RecursionError:  # PyYAML builds nested collections recursively
+        raise ConfigError(f"{source}: invalid YAML: collections nested too deeply") from None
     accounts: list[ProviderAccount] = []
     api_keys: list[ApiKeyEntry] = []
     metrics: list[MetricsConfig] = []

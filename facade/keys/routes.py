@@ -7,18 +7,18 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
 
-from facade.errors import ErrorResponse
 from facade.inputs import bearer_token, read_json_object
+from facade.keys.schemas import CreateKeyRequest
 from facade.keys.translate import key_json, parse_create
+from facade.openapi import error_responses, json_body
 from facade.state import client_of, settings_of
 
 __all__ = ["PREFIX", "attach_keys"]
 
 PREFIX = "/api/svc/v1/keys"
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 413, 500)
-}
+_BY_ID = error_responses(400, 404)
+_CREATE = json_body(CreateKeyRequest, description="Who the key is for and what it may use.")
 
 
 async def create_key(request: Request) -> Response:
@@ -75,9 +75,15 @@ def _json(body: dict[str, Any]) -> Response:
 
 def attach_keys(app: FastAPI) -> None:
     """Mounts the key routes on `app`."""
-    router = APIRouter(prefix=PREFIX, tags=["keys"], responses=_ERRORS)
-    router.add_api_route("", create_key, methods=["POST"])
-    router.add_api_route("", list_keys, methods=["GET"])
-    router.add_api_route("/{key_id}", revoke_key, methods=["DELETE"])
-    router.add_api_route("/{key_id}/rotate", rotate_key, methods=["POST"])
+    router = APIRouter(prefix=PREFIX, tags=["keys"], responses=error_responses(401, 403, 500))
+    router.add_api_route(
+        "",
+        create_key,
+        methods=["POST"],
+        responses=error_responses(400, 413),
+        openapi_extra=_CREATE,
+    )
+    router.add_api_route("", list_keys, methods=["GET"], responses=error_responses(400))
+    router.add_api_route("/{key_id}", revoke_key, methods=["DELETE"], responses=_BY_ID)
+    router.add_api_route("/{key_id}/rotate", rotate_key, methods=["POST"], responses=_BY_ID)
     app.include_router(router)

@@ -7,9 +7,11 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
 
-from facade.errors import ErrorResponse
+from codec.redaction import redact_secrets
 from facade.inputs import caller_context, read_json_object
+from facade.logs.schemas import LogQueryRequest
 from facade.logs.translate import entry_to_json, json_param, list_request_from_json, page_to_json
+from facade.openapi import error_responses, json_body
 from facade.state import client_of, settings_of
 from gateway_client import InvalidRequestError
 
@@ -17,9 +19,11 @@ __all__ = ["PREFIX", "attach_logs"]
 
 PREFIX = "/api/svc/v1/llm-gateway"
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 413, 500)
-}
+_QUERY = json_body(
+    LogQueryRequest,
+    description="Filter, sort and page; an empty body lists the newest records.",
+    required=False,
+)
 
 
 async def list_requests(request: Request) -> Response:
@@ -36,8 +40,10 @@ async def list_requests(request: Request) -> Response:
             timeout=settings.request_timeout_seconds,
         )
     except InvalidRequestError as error:
-        # Core names the ListLogsRequest path at fault; callers know their JSON body's.
-        error.param = json_param(error.param, parsed)
+        # Core names the ListLogsRequest path at fault; callers know their JSON body's. That
+        # path holds the body's own field names, so it is redacted again (core's was clean).
+        param = json_param(error.param, parsed)
+        error.param = None if param is None else redact_secrets(param)
         raise
     return _json(page_to_json(page))
 
@@ -67,9 +73,17 @@ def _json(content: dict[str, Any]) -> Response:
 
 def build_router() -> APIRouter:
     """A fresh router with the two log routes."""
-    router = APIRouter(tags=["logs"], responses=_ERRORS)
-    router.add_api_route("/requests", list_requests, methods=["POST"])
-    router.add_api_route("/requests/{log_id}", get_request, methods=["GET"])
+    router = APIRouter(tags=["logs"], responses=error_responses(401, 500))
+    router.add_api_route(
+        "/requests",
+        list_requests,
+        methods=["POST"],
+        responses=error_responses(400, 413),
+        openapi_extra=_QUERY,
+    )
+    router.add_api_route(
+        "/requests/{log_id}", get_request, methods=["GET"], responses=error_responses(404)
+    )
     return router
 
 

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
 
-from facade.errors import ErrorResponse
 from facade.inputs import caller_context, read_json_object
 from facade.logs.routes import PREFIX
+from facade.metrics.schemas import MetricsQueryRequest
 from facade.metrics.translate import json_param, query_from_json, response_to_json
+from facade.openapi import error_responses, json_body
 from facade.state import client_of, settings_of
 from gateway_client import InvalidRequestError
 
 __all__ = ["attach_metrics"]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 403, 413, 500)
-}
+_QUERY = json_body(MetricsQueryRequest, description="The period, filter, groups and buckets.")
 
 
 async def query_metrics(request: Request) -> Response:
@@ -43,6 +40,6 @@ async def query_metrics(request: Request) -> Response:
 
 def attach_metrics(app: FastAPI) -> None:
     """Mounts the metrics route on `app`."""
-    router = APIRouter(tags=["metrics"], responses=_ERRORS)
-    router.add_api_route("/metrics/query", query_metrics, methods=["POST"])
+    router = APIRouter(tags=["metrics"], responses=error_responses(400, 401, 413, 500))
+    router.add_api_route("/metrics/query", query_metrics, methods=["POST"], openapi_extra=_QUERY)
     app.include_router(router, prefix=PREFIX)

@@ -6,26 +6,55 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from facade.errors import ErrorResponse
 from facade.openai.chat import create_chat_completion
 from facade.openai.embeddings import create_embeddings
 from facade.openai.models import list_models
+from facade.openai.schemas import ChatCompletionRequest, EmbeddingRequest
+from facade.openapi import METADATA_HEADER, error_responses, json_body
 
 __all__ = ["PREFIXES", "attach_router"]
 
 # base_url=http://host/api/inference/openai, .../openai/v1 and http://host/v1 all work.
 PREFIXES = ("/api/inference/openai", "/api/inference/openai/v1", "/v1")
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 413, 429, 500, 502, 504)
+_CALL_ERRORS: dict[int | str, dict[str, Any]] = {
+    **error_responses(400, 403, 404, 413, 429, 502, 503, 504),
+    "4XX": {"description": "Any other 4xx status is the provider's own, passed through."},
+}
+_CHAT = {
+    **json_body(ChatCompletionRequest, description="OpenAI's chat completion request."),
+    "parameters": [METADATA_HEADER],
+    "responses": {
+        "200": {
+            "description": "The completion; with `stream: true`, server-sent chunks then "
+            "`data: [DONE]` (an error after the first chunk arrives as an `error` event).",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    },
+}
+_EMBEDDINGS = {
+    **json_body(EmbeddingRequest, description="OpenAI's embeddings request."),
+    "parameters": [METADATA_HEADER],
 }
 
 
 def build_router() -> APIRouter:
     """A fresh router with the three OpenAI routes."""
-    router = APIRouter(tags=["openai"], responses=_ERRORS)
-    router.add_api_route("/chat/completions", create_chat_completion, methods=["POST"])
-    router.add_api_route("/embeddings", create_embeddings, methods=["POST"])
+    router = APIRouter(tags=["openai"], responses=error_responses(401, 500))
+    router.add_api_route(
+        "/chat/completions",
+        create_chat_completion,
+        methods=["POST"],
+        responses=_CALL_ERRORS,
+        openapi_extra=_CHAT,
+    )
+    router.add_api_route(
+        "/embeddings",
+        create_embeddings,
+        methods=["POST"],
+        responses=_CALL_ERRORS,
+        openapi_extra=_EMBEDDINGS,
+    )
     router.add_api_route("/models", list_models, methods=["GET"])
     return router
 
