@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import aclosing
 from typing import Any
 
 import grpc
 
 from core.errors import GatewayError, InternalError
 from core.ids import new_id
+from core.inprocess.context import InProcessContext
 from core.interceptors import current_principal, current_request_id, request_id_from_caller
 from core.metadata import from_call as metadata_from_call
+from core.providers.base import ChatEvent
 from core.recording import CallContext, CallRecorder, CallTrace, NullRecorder
 from core.router.router import Router
 from core.router.snapshot import SnapshotSource
+from core.servicers.ready_batches import ready_batches
 from gateway.v1 import route_service_pb2 as pb, route_service_pb2_grpc as pb_grpc
-from gateway.v1.chat_pb2 import ChatResult
+from gateway.v1.chat_pb2 import ChatDelta, ChatResult
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -78,16 +82,15 @@ class RouteServicer(pb_grpc.RouteServiceServicer):
                 # (an HTTP error for facade callers), never a broken stream.
                 event = await anext(events, None)
                 await context.send_initial_metadata(_with_request_id(run.headers()))
-                while event is not None:
-                    trace.event(event)
-                    if isinstance(event, ChatResult):
-                        # The answer is whole: its record is journaled (survives a kill -9)
-                        # before the last message, on which callers end (the facade's [DONE]).
-                        trace.finish()
-                        yield pb.StreamRouteResponse(result=event)
-                    else:
-                        yield pb.StreamRouteResponse(delta=event)
-                    event = await anext(events, None)
+                if event is not None:
+                    for message in _messages([event], trace, batched=False):
+                        yield message
+                    batched = request.batch_deltas and not isinstance(context, InProcessContext)
+                    batches = ready_batches(events) if batched else _singly(events)
+                    async with aclosing(batches):
+                        async for batch in batches:
+                            for message in _messages(batch, trace, batched=batched):
+                                yield message
             finally:
                 # Closing the chain promptly closes the upstream request when the caller leaves.
                 await run.aclose()
@@ -126,6 +129,38 @@ class RouteServicer(pb_grpc.RouteServiceServicer):
             raise
         finally:
             trace.finish()
+
+
+async def _singly(events: AsyncIterator[ChatEvent]) -> AsyncGenerator[list[ChatEvent], None]:
+    async for event in events:
+        yield [event]
+
+
+def _messages(
+    events: list[ChatEvent], trace: CallTrace, *, batched: bool
+) -> list[pb.StreamRouteResponse]:
+    """The stream messages of `events`: deltas one by one, or together when `batched`."""
+    messages: list[pb.StreamRouteResponse] = []
+    deltas: list[ChatDelta] = []
+    for event in events:
+        trace.event(event)
+        if isinstance(event, ChatResult):
+            messages.extend(_delta_messages(deltas, batched=batched))
+            deltas = []
+            # The answer is whole: its record is journaled (survives a kill -9) before the
+            # last message, on which callers end (the facade's [DONE]).
+            trace.finish()
+            messages.append(pb.StreamRouteResponse(result=event))
+        else:
+            deltas.append(event)
+    messages.extend(_delta_messages(deltas, batched=batched))
+    return messages
+
+
+def _delta_messages(deltas: list[ChatDelta], *, batched: bool) -> list[pb.StreamRouteResponse]:
+    if batched and len(deltas) > 1:
+        return [pb.StreamRouteResponse(deltas=pb.ChatDeltas(deltas=deltas))]
+    return [pb.StreamRouteResponse(delta=delta) for delta in deltas]
 
 
 def _call_context(metadata: Mapping[str, str], context: Context, *, stream: bool) -> CallContext:

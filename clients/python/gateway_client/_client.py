@@ -227,7 +227,10 @@ class GatewayClient:
         Returns:
             The running stream; `await stream.start()` then iterate it.
         """
-        request = route_service_pb2.StreamRouteRequest(params=params, metadata=metadata)
+        # ChatStream unpacks batched deltas, so the gateway may send ready pieces together.
+        request = route_service_pb2.StreamRouteRequest(
+            params=params, metadata=metadata, batch_deltas=True
+        )
         call = self._route_stub().StreamRoute(
             request,
             metadata=self._call_metadata(api_key, request_id, metadata_json),

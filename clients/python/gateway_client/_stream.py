@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -65,6 +66,7 @@ class ChatStream:
         self._call = call
         self._info: StreamInfo | None = None
         self._cancelled = False
+        self._pending: deque[route_service_pb2.StreamRouteResponse] = deque()
 
     @property
     def info(self) -> StreamInfo | None:
@@ -119,6 +121,17 @@ class ChatStream:
         return self
 
     async def __anext__(self) -> route_service_pb2.StreamRouteResponse:
+        while not self._pending:
+            event = await self._read()
+            if not event.HasField("deltas"):
+                return event
+            # Pieces the gateway sent together: handed out one by one, as it would have.
+            self._pending.extend(
+                route_service_pb2.StreamRouteResponse(delta=delta) for delta in event.deltas.deltas
+            )
+        return self._pending.popleft()
+
+    async def _read(self) -> route_service_pb2.StreamRouteResponse:
         try:
             event = await self._call.read()
         except grpc.aio.AioRpcError as err:

@@ -26,7 +26,7 @@ from gateway.v1 import chat_pb2 as gateway_dot_v1_dot_chat__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1egateway/v1/route_service.proto\x12\ngateway.v1\x1a\x15gateway/v1/chat.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xa1\x01\n\x0cRouteRequest\x12&\n\x06params\x18\x01 \x01(\x0b\x32\x16.gateway.v1.ChatParams\x12\x38\n\x08metadata\x18\x02 \x03(\x0b\x32&.gateway.v1.RouteRequest.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"7\n\rRouteResponse\x12&\n\x06result\x18\x01 \x01(\x0b\x32\x16.gateway.v1.ChatResult\"\xad\x01\n\x12StreamRouteRequest\x12&\n\x06params\x18\x01 \x01(\x0b\x32\x16.gateway.v1.ChatParams\x12>\n\x08metadata\x18\x02 \x03(\x0b\x32,.gateway.v1.StreamRouteRequest.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"p\n\x13StreamRouteResponse\x12&\n\x05\x64\x65lta\x18\x01 \x01(\x0b\x32\x15.gateway.v1.ChatDeltaH\x00\x12(\n\x06result\x18\x02 \x01(\x0b\x32\x16.gateway.v1.ChatResultH\x00\x42\x07\n\x05\x65vent\"\x13\n\x11ListModelsRequest\"7\n\x12ListModelsResponse\x12!\n\x06models\x18\x01 \x03(\x0b\x32\x11.gateway.v1.Model\"d\n\x05Model\x12\n\n\x02id\x18\x01 \x01(\t\x12\x18\n\x10provider_account\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12#\n\x04kind\x18\x04 \x01(\x0e\x32\x15.gateway.v1.ModelKind\"\x85\x02\n\x0c\x45mbedRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06inputs\x18\x02 \x03(\t\x12\x17\n\ndimensions\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x11\n\x04user\x18\x04 \x01(\tH\x01\x88\x01\x01\x12\x38\n\x08metadata\x18\x05 \x03(\x0b\x32&.gateway.v1.EmbedRequest.MetadataEntry\x12\'\n\x06\x65xtras\x18\x0f \x01(\x0b\x32\x17.google.protobuf.Struct\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\r\n\x0b_dimensionsB\x07\n\x05_user\"k\n\rEmbedResponse\x12)\n\nembeddings\x18\x01 \x03(\x0b\x32\x15.gateway.v1.Embedding\x12\r\n\x05model\x18\x02 \x01(\t\x12 \n\x05usage\x18\x03 \x01(\x0b\x32\x11.gateway.v1.Usage\"*\n\tEmbedding\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0e\n\x06values\x18\x02 \x03(\x02*V\n\tModelKind\x12\x1a\n\x16MODEL_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0fMODEL_KIND_CHAT\x10\x01\x12\x18\n\x14MODEL_KIND_EMBEDDING\x10\x02\x32\xae\x02\n\x0cRouteService\x12<\n\x05Route\x12\x18.gateway.v1.RouteRequest\x1a\x19.gateway.v1.RouteResponse\x12P\n\x0bStreamRoute\x12\x1e.gateway.v1.StreamRouteRequest\x1a\x1f.gateway.v1.StreamRouteResponse0\x01\x12P\n\nListModels\x12\x1d.gateway.v1.ListModelsRequest\x1a\x1e.gateway.v1.ListModelsResponse\"\x03\x90\x02\x01\x12<\n\x05\x45mbed\x12\x18.gateway.v1.EmbedRequest\x1a\x19.gateway.v1.EmbedResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1egateway/v1/route_service.proto\x12\ngateway.v1\x1a\x15gateway/v1/chat.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xa1\x01\n\x0cRouteRequest\x12&\n\x06params\x18\x01 \x01(\x0b\x32\x16.gateway.v1.ChatParams\x12\x38\n\x08metadata\x18\x02 \x03(\x0b\x32&.gateway.v1.RouteRequest.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"7\n\rRouteResponse\x12&\n\x06result\x18\x01 \x01(\x0b\x32\x16.gateway.v1.ChatResult\"\xc3\x01\n\x12StreamRouteRequest\x12&\n\x06params\x18\x01 \x01(\x0b\x32\x16.gateway.v1.ChatParams\x12>\n\x08metadata\x18\x02 \x03(\x0b\x32,.gateway.v1.StreamRouteRequest.MetadataEntry\x12\x14\n\x0c\x62\x61tch_deltas\x18\x03 \x01(\x08\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x9a\x01\n\x13StreamRouteResponse\x12&\n\x05\x64\x65lta\x18\x01 \x01(\x0b\x32\x15.gateway.v1.ChatDeltaH\x00\x12(\n\x06result\x18\x02 \x01(\x0b\x32\x16.gateway.v1.ChatResultH\x00\x12(\n\x06\x64\x65ltas\x18\x03 \x01(\x0b\x32\x16.gateway.v1.ChatDeltasH\x00\x42\x07\n\x05\x65vent\"3\n\nChatDeltas\x12%\n\x06\x64\x65ltas\x18\x01 \x03(\x0b\x32\x15.gateway.v1.ChatDelta\"\x13\n\x11ListModelsRequest\"7\n\x12ListModelsResponse\x12!\n\x06models\x18\x01 \x03(\x0b\x32\x11.gateway.v1.Model\"d\n\x05Model\x12\n\n\x02id\x18\x01 \x01(\t\x12\x18\n\x10provider_account\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12#\n\x04kind\x18\x04 \x01(\x0e\x32\x15.gateway.v1.ModelKind\"\x85\x02\n\x0c\x45mbedRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06inputs\x18\x02 \x03(\t\x12\x17\n\ndimensions\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x11\n\x04user\x18\x04 \x01(\tH\x01\x88\x01\x01\x12\x38\n\x08metadata\x18\x05 \x03(\x0b\x32&.gateway.v1.EmbedRequest.MetadataEntry\x12\'\n\x06\x65xtras\x18\x0f \x01(\x0b\x32\x17.google.protobuf.Struct\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\r\n\x0b_dimensionsB\x07\n\x05_user\"k\n\rEmbedResponse\x12)\n\nembeddings\x18\x01 \x03(\x0b\x32\x15.gateway.v1.Embedding\x12\r\n\x05model\x18\x02 \x01(\t\x12 \n\x05usage\x18\x03 \x01(\x0b\x32\x11.gateway.v1.Usage\"*\n\tEmbedding\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0e\n\x06values\x18\x02 \x03(\x02*V\n\tModelKind\x12\x1a\n\x16MODEL_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0fMODEL_KIND_CHAT\x10\x01\x12\x18\n\x14MODEL_KIND_EMBEDDING\x10\x02\x32\xae\x02\n\x0cRouteService\x12<\n\x05Route\x12\x18.gateway.v1.RouteRequest\x1a\x19.gateway.v1.RouteResponse\x12P\n\x0bStreamRoute\x12\x1e.gateway.v1.StreamRouteRequest\x1a\x1f.gateway.v1.StreamRouteResponse0\x01\x12P\n\nListModels\x12\x1d.gateway.v1.ListModelsRequest\x1a\x1e.gateway.v1.ListModelsResponse\"\x03\x90\x02\x01\x12<\n\x05\x45mbed\x12\x18.gateway.v1.EmbedRequest\x1a\x19.gateway.v1.EmbedResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,8 +41,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EMBEDREQUEST_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_ROUTESERVICE'].methods_by_name['ListModels']._loaded_options = None
   _globals['_ROUTESERVICE'].methods_by_name['ListModels']._serialized_options = b'\220\002\001'
-  _globals['_MODELKIND']._serialized_start=1207
-  _globals['_MODELKIND']._serialized_end=1293
+  _globals['_MODELKIND']._serialized_start=1325
+  _globals['_MODELKIND']._serialized_end=1411
   _globals['_ROUTEREQUEST']._serialized_start=100
   _globals['_ROUTEREQUEST']._serialized_end=261
   _globals['_ROUTEREQUEST_METADATAENTRY']._serialized_start=214
@@ -50,25 +50,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ROUTERESPONSE']._serialized_start=263
   _globals['_ROUTERESPONSE']._serialized_end=318
   _globals['_STREAMROUTEREQUEST']._serialized_start=321
-  _globals['_STREAMROUTEREQUEST']._serialized_end=494
+  _globals['_STREAMROUTEREQUEST']._serialized_end=516
   _globals['_STREAMROUTEREQUEST_METADATAENTRY']._serialized_start=214
   _globals['_STREAMROUTEREQUEST_METADATAENTRY']._serialized_end=261
-  _globals['_STREAMROUTERESPONSE']._serialized_start=496
-  _globals['_STREAMROUTERESPONSE']._serialized_end=608
-  _globals['_LISTMODELSREQUEST']._serialized_start=610
-  _globals['_LISTMODELSREQUEST']._serialized_end=629
-  _globals['_LISTMODELSRESPONSE']._serialized_start=631
-  _globals['_LISTMODELSRESPONSE']._serialized_end=686
-  _globals['_MODEL']._serialized_start=688
-  _globals['_MODEL']._serialized_end=788
-  _globals['_EMBEDREQUEST']._serialized_start=791
-  _globals['_EMBEDREQUEST']._serialized_end=1052
+  _globals['_STREAMROUTERESPONSE']._serialized_start=519
+  _globals['_STREAMROUTERESPONSE']._serialized_end=673
+  _globals['_CHATDELTAS']._serialized_start=675
+  _globals['_CHATDELTAS']._serialized_end=726
+  _globals['_LISTMODELSREQUEST']._serialized_start=728
+  _globals['_LISTMODELSREQUEST']._serialized_end=747
+  _globals['_LISTMODELSRESPONSE']._serialized_start=749
+  _globals['_LISTMODELSRESPONSE']._serialized_end=804
+  _globals['_MODEL']._serialized_start=806
+  _globals['_MODEL']._serialized_end=906
+  _globals['_EMBEDREQUEST']._serialized_start=909
+  _globals['_EMBEDREQUEST']._serialized_end=1170
   _globals['_EMBEDREQUEST_METADATAENTRY']._serialized_start=214
   _globals['_EMBEDREQUEST_METADATAENTRY']._serialized_end=261
-  _globals['_EMBEDRESPONSE']._serialized_start=1054
-  _globals['_EMBEDRESPONSE']._serialized_end=1161
-  _globals['_EMBEDDING']._serialized_start=1163
-  _globals['_EMBEDDING']._serialized_end=1205
-  _globals['_ROUTESERVICE']._serialized_start=1296
-  _globals['_ROUTESERVICE']._serialized_end=1598
+  _globals['_EMBEDRESPONSE']._serialized_start=1172
+  _globals['_EMBEDRESPONSE']._serialized_end=1279
+  _globals['_EMBEDDING']._serialized_start=1281
+  _globals['_EMBEDDING']._serialized_end=1323
+  _globals['_ROUTESERVICE']._serialized_start=1414
+  _globals['_ROUTESERVICE']._serialized_end=1716
 # @@protoc_insertion_point(module_scope)

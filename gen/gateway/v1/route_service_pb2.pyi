@@ -147,6 +147,12 @@ class StreamRouteRequest(_message.Message):
 
     PARAMS_FIELD_NUMBER: _builtins.int
     METADATA_FIELD_NUMBER: _builtins.int
+    BATCH_DELTAS_FIELD_NUMBER: _builtins.int
+    batch_deltas: _builtins.bool
+    """The caller reads `deltas` events: the gateway may then send the pieces that are ready
+    together in one message (each message costs far more than its bytes). Unset, every
+    piece is a `delta` event of its own.
+    """
     @_builtins.property
     def params(self) -> _chat_pb2.ChatParams:
         """The chat completion to run. Required."""
@@ -160,10 +166,11 @@ class StreamRouteRequest(_message.Message):
         *,
         params: _chat_pb2.ChatParams | None = ...,
         metadata: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        batch_deltas: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["params", b"params"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata", "params", b"params"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_deltas", b"batch_deltas", "metadata", b"metadata", "params", b"params"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -177,6 +184,7 @@ class StreamRouteResponse(_message.Message):
 
     DELTA_FIELD_NUMBER: _builtins.int
     RESULT_FIELD_NUMBER: _builtins.int
+    DELTAS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def delta(self) -> _chat_pb2.ChatDelta:
         """A piece of the answer."""
@@ -185,21 +193,50 @@ class StreamRouteResponse(_message.Message):
     def result(self) -> _chat_pb2.ChatResult:
         """The assembled answer with finish reasons and usage; always the last event."""
 
+    @_builtins.property
+    def deltas(self) -> Global___ChatDeltas:
+        """Several pieces of the answer, in order (only when the request set `batch_deltas`)."""
+
     def __init__(
         self,
         *,
         delta: _chat_pb2.ChatDelta | None = ...,
         result: _chat_pb2.ChatResult | None = ...,
+        deltas: Global___ChatDeltas | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["delta", b"delta", "event", b"event", "result", b"result"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["delta", b"delta", "deltas", b"deltas", "event", b"event", "result", b"result"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["delta", b"delta", "event", b"event", "result", b"result"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["delta", b"delta", "deltas", b"deltas", "event", b"event", "result", b"result"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["delta", "result"]  # noqa: Y015
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["delta", "result", "deltas"]  # noqa: Y015
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 
 Global___StreamRouteResponse: _TypeAlias = StreamRouteResponse  # noqa: Y015
+
+@_typing.final
+class ChatDeltas(_message.Message):
+    """Pieces of an answer that were ready together."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELTAS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def deltas(self) -> _containers.RepeatedCompositeFieldContainer[_chat_pb2.ChatDelta]:
+        """The pieces, in order."""
+
+    def __init__(
+        self,
+        *,
+        deltas: _abc.Iterable[_chat_pb2.ChatDelta] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deltas", b"deltas"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChatDeltas: _TypeAlias = ChatDeltas  # noqa: Y015
 
 @_typing.final
 class ListModelsRequest(_message.Message):
