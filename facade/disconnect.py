@@ -21,20 +21,34 @@ CLIENT_CLOSED = 499
 
 
 async def until_disconnected(request: Request, work: Awaitable[T]) -> T | None:
-    """The result of `work`, or None (with `work` cancelled) if the caller hung up first."""
-    call = asyncio.ensure_future(work)
+    """The result of `work`, or None (with `work` cancelled) if the caller hung up first.
+
+    `work` runs in this task, not one of its own (a task per request is measurable at
+    these rates); a watcher task cancels this one when the disconnect comes.
+    """
+    task = asyncio.current_task()
+    if task is None:  # pragma: no cover - always called from a request's task
+        return await work
+    hung_up = finished = False
+
+    def on_disconnect(watcher: asyncio.Future[None]) -> None:
+        nonlocal hung_up
+        # Scheduled callbacks still run after `finished`: then the answer is already out.
+        if not finished and not watcher.cancelled() and watcher.exception() is None:
+            hung_up = True
+            task.cancel()
+
     watcher = asyncio.ensure_future(_disconnect(request))
+    watcher.add_done_callback(on_disconnect)
     try:
-        await asyncio.wait((call, watcher), return_when=asyncio.FIRST_COMPLETED)
+        return await work  # cancelling it cancels the call in core, and its upstream request
+    except asyncio.CancelledError:
+        if hung_up and task.uncancel() == 0:
+            return None  # our own cancellation; anyone else's goes on
+        raise
     finally:
-        if not call.done() and not watcher.done():  # we were cancelled ourselves
-            call.cancel()
+        finished = True
         watcher.cancel()
-    if call.done():
-        return call.result()
-    call.cancel()  # cancelling the gRPC call cancels it in core, and core's upstream request
-    await asyncio.gather(call, return_exceptions=True)
-    return None
 
 
 async def _disconnect(request: Request) -> None:
