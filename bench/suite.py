@@ -155,7 +155,9 @@ def ready(url: str, body: bytes, headers: dict[str, str], tries: int = 2400) -> 
     """Waits until `url` answers `body` in full (a stream up to its [DONE])."""
     last: Exception | None = None
     for _ in range(tries):
-        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        request = urllib.request.Request(
+            url, data=body, headers={**headers, "Content-Type": "application/json"}, method="POST"
+        )
         try:
             with urllib.request.urlopen(request, timeout=5) as response:
                 text = response.read()
