@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: run test test-tools bench-tools lint gen check-protos bench bench-suite bench-upstream-client bench-logs bench-logs-query bench-metrics bench-admission bench-policies clean
+.PHONY: run test test-tools bench-tools lint gen check-protos bench bench-suite bench-upstream-client bench-grpc-floor bench-logs bench-logs-query bench-metrics bench-admission bench-policies clean
 
 $(BIN)/.installed-run: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ bench-suite: $(BIN)/.installed-dev bench-tools
 ## CPU per call of the upstream HTTP client (aiohttp) against the httpx one it replaced.
 bench-upstream-client: $(BIN)/.installed-dev
 	$(PY) -m bench.upstream_client $(BENCH_ARGS)
+
+## What grpc.aio alone costs per call (the floor under a split deployment); BENCH_ARGS=
+## --upstream-call makes each call's handler also reach a local upstream, as core's does.
+bench-grpc-floor: $(BIN)/.installed-dev
+	$(PY) -m bench.grpc_floor $(BENCH_ARGS)
 
 ## Log records/s into SQLite through the log pipeline vs. the store alone (200,000 records).
 bench-logs: $(BIN)/.installed-dev

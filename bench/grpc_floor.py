@@ -4,9 +4,14 @@ A server process whose handlers do nothing (one unary RPC; one server-streaming 
 messages, what a 7-chunk chat answer and its result cost) and a client process, both pinned
 to one CPU as the split gateway's core and facade are, 16 calls in flight. Prints CPU µs per
 call of the two processes together: what any gateway built on grpc.aio pays per request
-before doing any work of its own. Uses the gateway's own messages and generated stubs.
+before doing any work of its own. Uses the gateway's own messages and generated stubs, and
+uvloop, as the gateway does.
 
-    .venv/bin/python -m bench.grpc_floor
+`--upstream-call` makes the unary handler POST once to a local upstream (aiohttp, as the
+gateway's providers do) before answering: what the hop costs when core's loop also serves
+the sockets of real work. Compare with `make bench-upstream-client` (the call alone).
+
+    .venv/bin/python -m bench.grpc_floor [--upstream-call]
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
+import aiohttp
 import grpc
+import uvloop
 
 from bench.procstat import cpu_seconds, pin
 from bench.throughput import free_port
@@ -37,10 +44,20 @@ RESULT = chat_pb2.ChatResult(
     usage=chat_pb2.Usage(input_tokens=12, output_tokens=5, total_tokens=17),
 )
 DELTA = chat_pb2.ChatDelta(content=" quick")
+UPSTREAM_BODY = b'{"model": "bench", "messages": [{"role": "user", "content": "Say hi."}]}'
 
 
 class Empty(pb_grpc.RouteServiceServicer):
+    def __init__(self, upstream: str | None) -> None:
+        self._upstream = upstream
+        self._session: aiohttp.ClientSession | None = None
+
     async def Route(self, request: pb.RouteRequest, context: Any) -> pb.RouteResponse:
+        if self._upstream:
+            if self._session is None:
+                self._session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+            async with self._session.post(self._upstream, data=UPSTREAM_BODY) as answer:
+                await answer.read()
         await context.send_initial_metadata((("x-request-id", "r"),))
         return pb.RouteResponse(result=RESULT)
 
@@ -53,9 +70,9 @@ class Empty(pb_grpc.RouteServiceServicer):
         yield pb.StreamRouteResponse(result=RESULT)
 
 
-async def serve(port: int) -> None:
+async def serve(port: int, upstream: str | None) -> None:
     server = grpc.aio.server()
-    pb_grpc.add_RouteServiceServicer_to_server(Empty(), server)  # type: ignore[abstract]
+    pb_grpc.add_RouteServiceServicer_to_server(Empty(upstream), server)  # type: ignore[abstract]
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     print("ready", flush=True)
@@ -107,24 +124,38 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--upstream-call", action="store_true", help="see above")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--upstream", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        asyncio.run(serve(args.serve))
+        run_on_uvloop(serve(args.serve, args.upstream))
         return
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "bench.grpc_floor", "--serve", str(port)], stdout=subprocess.PIPE
-    )
+    command = [sys.executable, "-m", "bench.grpc_floor", "--serve", str(port)]
+    upstream = None
+    if args.upstream_call:
+        up_port = free_port()
+        upstream = subprocess.Popen([sys.executable, "-m", "bench.upstream", str(up_port)])
+        pin(upstream.pid, 1)
+        command += ["--upstream", f"http://127.0.0.1:{up_port}/v1/chat/completions"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE)
     try:
         assert server.stdout is not None
         server.stdout.readline()
         pin(server.pid, 0)
         pin(0, 0)
-        asyncio.run(drive(port, args.calls, args.concurrency, args.rounds, server.pid))
+        run_on_uvloop(drive(port, args.calls, args.concurrency, args.rounds, server.pid))
     finally:
-        server.terminate()
-        server.wait(10)
+        for process in (server, upstream):
+            if process is not None:
+                process.terminate()
+                process.wait(10)
+
+
+def run_on_uvloop(main: Coroutine[Any, Any, None]) -> None:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
 
 
 if __name__ == "__main__":
