@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from codec.redaction import redact_secrets
 from facade.errors import FacadeError
 from gateway.v1 import key_service_pb2 as pb
 
@@ -87,7 +86,5 @@ def _ms(key: pb.ApiKey, name: str) -> int | None:
 
 
 def _bad(message: str, param: str) -> FacadeError:
-    # An unknown field is named back: a key pasted as a field name must not be.
-    return FacadeError(
-        400, redact_secrets(message), code="invalid_request", param=redact_secrets(param)
-    )
+    # An unknown field is named back; the error envelope redacts a key pasted as one.
+    return FacadeError(400, message, code="invalid_request", param=param)

@@ -7,7 +7,6 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
 
-from codec.redaction import redact_secrets
 from facade.inputs import caller_context, read_json_object
 from facade.logs.schemas import LogQueryRequest
 from facade.logs.translate import entry_to_json, json_param, list_request_from_json, page_to_json
@@ -40,10 +39,9 @@ async def list_requests(request: Request) -> Response:
             timeout=settings.request_timeout_seconds,
         )
     except InvalidRequestError as error:
-        # Core names the ListLogsRequest path at fault; callers know their JSON body's. That
-        # path holds the body's own field names, so it is redacted again (core's was clean).
-        param = json_param(error.param, parsed)
-        error.param = None if param is None else redact_secrets(param)
+        # Core names the ListLogsRequest path at fault; callers know their JSON body's (the
+        # error envelope redacts any secret-shaped field name in it).
+        error.param = json_param(error.param, parsed)
         raise
     return _json(page_to_json(page))
 
