@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -9,6 +10,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+
+def gateway_env(tmp_path: Path, config: str, admin_key: str, **extra: str) -> dict[str, str]:
+    """A gateway process's environment: `config` as its YAML, its data under `tmp_path`,
+    ephemeral ports, `admin_key`; `extra` GATEWAY_* settings win."""
+    path = tmp_path / "gateway.yaml"
+    path.write_text(config)
+    return {
+        **os.environ,
+        "GATEWAY_CONFIG": str(path),
+        "GATEWAY_DATA_DIR": str(tmp_path / "data"),
+        "GATEWAY_ADMIN_KEY": admin_key,
+        "GATEWAY_HTTP_PORT": "0",
+        "GATEWAY_GRPC_PORT": "0",
+        **extra,
+    }
 
 
 @dataclass

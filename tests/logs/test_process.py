@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
 import subprocess
@@ -19,7 +18,7 @@ from core.store.base import LogRecord
 from core.store.sqlite import SqliteStore
 from tests.logs.conftest import all_records
 from tests.ports import free_port
-from tests.processes import gateway_process
+from tests.processes import gateway_env, gateway_process
 
 KEY = "process-admin-key"
 CONFIG = """
@@ -38,17 +37,7 @@ models: [{name: stream}]
 
 
 def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
-    config = tmp_path / "gateway.yaml"
-    config.write_text(CONFIG)
-    return {
-        **os.environ,
-        "GATEWAY_CONFIG": str(config),
-        "GATEWAY_DATA_DIR": str(tmp_path / "data"),
-        "GATEWAY_ADMIN_KEY": KEY,
-        "GATEWAY_HTTP_PORT": "0",
-        "GATEWAY_GRPC_PORT": "0",
-        **extra,
-    }
+    return gateway_env(tmp_path, CONFIG, KEY, **extra)
 
 
 @contextmanager

@@ -3,7 +3,6 @@ read back through the log API, and the figures each test prints (`pytest -s`).""
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import httpx
 
 from tests.logs.conftest import request_id_of
-from tests.processes import GatewayProcess
+from tests.processes import GatewayProcess, gateway_env
 from tests.transport import TRANSPORT
 
 KEY = "processes-admin-key"
@@ -24,21 +23,13 @@ LOG_API = "/api/svc/v1/llm-gateway/requests"
 
 def env_for(tmp_path: Path, config: str, **extra: str) -> dict[str, str]:
     """A gateway process's environment: `config` as its YAML, its data under `tmp_path`."""
-    path = tmp_path / "gateway.yaml"
-    path.write_text(config)
-    return {
-        **os.environ,
-        "GATEWAY_CONFIG": str(path),
-        "GATEWAY_DATA_DIR": str(tmp_path / "data"),
-        "GATEWAY_ADMIN_KEY": KEY,
-        "GATEWAY_HTTP_PORT": "0",
-        "GATEWAY_GRPC_PORT": "0",
+    settings = {
         "GATEWAY_SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
         "GATEWAY_CONFIG_RELOAD_SECONDS": "0",
         # `serve` reaches its core the way this run of the suite does (see tests/transport.py).
         "GATEWAY_FACADE_TRANSPORT": TRANSPORT,
-        **extra,
     }
+    return gateway_env(tmp_path, config, KEY, **{**settings, **extra})
 
 
 def stored_records(running: GatewayProcess) -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import signal
 import subprocess
 import threading
@@ -29,7 +28,7 @@ from core.store.sqlite import SqliteStore
 from tests.logs.conftest import request_id_of
 from tests.mongo_server import READY_MARKER, _server_command, mongo_server
 from tests.ports import free_port
-from tests.processes import GatewayProcess, gateway_process
+from tests.processes import GatewayProcess, gateway_env, gateway_process
 
 KEY = "durability-admin-key"
 CONFIG = """
@@ -43,17 +42,7 @@ KILL_AFTER = 300  # answered calls, then kill -9 with calls in flight
 
 
 def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
-    config = tmp_path / "gateway.yaml"
-    config.write_text(CONFIG)
-    return {
-        **os.environ,
-        "GATEWAY_CONFIG": str(config),
-        "GATEWAY_DATA_DIR": str(tmp_path / "data"),
-        "GATEWAY_ADMIN_KEY": KEY,
-        "GATEWAY_HTTP_PORT": "0",
-        "GATEWAY_GRPC_PORT": "0",
-        **extra,
-    }
+    return gateway_env(tmp_path, CONFIG, KEY, **extra)
 
 
 async def _call(http: httpx.AsyncClient, url: str, request_id: str, key: str = KEY) -> None:

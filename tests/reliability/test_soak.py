@@ -149,7 +149,7 @@ def test_soak_keeps_memory_and_descriptors_flat(tmp_path: Path) -> None:
         stored = settles(lambda: stored_total(running), lambda n: n >= calls, 10)
     second_half = [s for s in samples if s.at >= SOAK_SECONDS / 2]
     middle, last = second_half[0], second_half[-1]
-    # SQLite's page cache (up to 64 MiB for the log writer) keeps the pages the writer adds,
+    # SQLite's page cache (up to 16 MiB for the log writer) keeps the pages the writer adds,
     # so resident memory grows with the store until that cache is full. Growth beyond the
     # store's is the gateway's own.
     rss_growth = max(s.rss_kib for s in second_half) - middle.rss_kib
