@@ -11,6 +11,7 @@ from facade.openai.embeddings import create_embeddings
 from facade.openai.models import list_models
 from facade.openai.schemas import ChatCompletionRequest, EmbeddingRequest
 from facade.openapi import METADATA_HEADER, error_responses, json_body
+from facade.plain_routes import serve_plain
 
 __all__ = ["PREFIXES", "attach_router"]
 
@@ -60,7 +61,9 @@ def build_router() -> APIRouter:
 
 
 def attach_router(app: FastAPI) -> None:
-    """Mounts the OpenAI routes on `app` under every prefix in `PREFIXES`."""
+    """Mounts the OpenAI routes on `app` under every prefix in `PREFIXES`, served plain
+    (facade/plain_routes.py: they are the hot path)."""
     router = build_router()
     for prefix in PREFIXES:
-        app.include_router(router, prefix=prefix)
+        app.include_router(router, prefix=prefix)  # for the OpenAPI document
+    serve_plain(app, router, PREFIXES)
