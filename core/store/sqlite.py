@@ -28,6 +28,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from core.background import yield_to_requests
 from core.store import sqlite_query as q, sqlite_rollups as rollup_sql
 from core.store.base import (
     ApiKeyRecord,
@@ -156,10 +157,15 @@ def _connect(
 
 
 class _Lane:
-    """One worker thread and the connection it alone uses."""
+    """One worker thread and the connection it alone uses; a `background` lane's thread
+    yields the CPU to the request path (core/background.py)."""
 
-    def __init__(self, name: str) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+    def __init__(self, name: str, *, background: bool = False) -> None:
+        self._executor = ThreadPoolExecutor(
+            max_workers=1,
+            thread_name_prefix=name,
+            initializer=yield_to_requests if background else None,
+        )
         self._conn: sqlite3.Connection | None = None
 
     async def open(self, connect: Callable[[], sqlite3.Connection]) -> None:
@@ -430,8 +436,9 @@ class _Lanes:
         # a key lookup, and two of them so that the parts of one query run side by side.
         self.metrics = (_Lane("sqlite-metrics"), _Lane("sqlite-metrics"))
         self._free: asyncio.Queue[_Lane] | None = None
-        self.logs = _Lane("sqlite-logs")
-        self.checkpoints = _Lane("sqlite-checkpoint")
+        # Nobody waits for these two: records are journaled before their calls are answered.
+        self.logs = _Lane("sqlite-logs", background=True)
+        self.checkpoints = _Lane("sqlite-checkpoint", background=True)
         self.writer = _LogWriter(self.checkpoints, rollups, now_ms)
 
     async def open(self, path: Path) -> None:
