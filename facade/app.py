@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from facade.allowed_methods import install_allowed_methods
+from facade.codegen import attach_codegen
 from facade.errors import install_error_handlers
 from facade.header_limits import HeaderLimit
 from facade.health import attach_health
@@ -45,6 +46,7 @@ def create_app(settings: FacadeSettings, client: GatewayClient) -> FastAPI:
     attach_keys(app)
     attach_logs(app)
     attach_metrics(app)
+    attach_codegen(app)
     install_openapi(app)
     app.add_middleware(HeaderLimit)  # added last, so it runs first: before any header is read
     return app

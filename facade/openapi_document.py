@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from facade.codegen.schemas import CodegenRequest
 from facade.keys.schemas import CreateKeyRequest
 from facade.logs.schemas import LogQueryRequest
 from facade.metrics.schemas import MetricsQueryRequest
@@ -28,6 +29,7 @@ BODY_MODELS: tuple[type[BaseModel], ...] = (
     CreateKeyRequest,
     LogQueryRequest,
     MetricsQueryRequest,
+    CodegenRequest,
 )
 """Every model a route names in `json_body`."""
 

@@ -34,6 +34,7 @@ BODIES = {
     "/api/svc/v1/keys": ("CreateKeyRequest", True),
     "/api/svc/v1/llm-gateway/requests": ("LogQueryRequest", False),
     "/api/svc/v1/llm-gateway/metrics/query": ("MetricsQueryRequest", True),
+    "/api/svc/v1/llm-gateway/codegen": ("CodegenRequest", True),
 }
 SEED_LOG_QUERY = {  # seeds/request-logging-and-metrics.txt, verbatim
     "filter": {
@@ -73,7 +74,7 @@ def test_the_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
     assert document["openapi"].startswith("3.1.")
     loaded = schemathesis.openapi.from_dict(document)
     loaded.validate()  # against the OpenAPI 3.1 meta-schema; raises when invalid
-    assert len(list(loaded.get_all_operations())) == len(operations(document)) == 16
+    assert len(list(loaded.get_all_operations())) == len(operations(document)) == 17
 
 
 def test_every_schema_reference_resolves(document: dict[str, Any]) -> None:
@@ -110,6 +111,7 @@ def test_only_the_routes_that_read_a_body_document_one(document: dict[str, Any])
         "/api/svc/v1/keys",
         "/api/svc/v1/llm-gateway/requests",
         "/api/svc/v1/llm-gateway/metrics/query",
+        "/api/svc/v1/llm-gateway/codegen",
     }
 
 
