@@ -18,7 +18,7 @@ import struct
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from google.protobuf.struct_pb2 import Struct
+from google.protobuf.struct_pb2 import ListValue, Struct
 
 from codec import struct_to_dict
 from core.config.models import ProviderAccount, model_id
@@ -85,11 +85,11 @@ class MockProvider:
                 upstream_status=400,
                 param="dimensions",
             )
+        texts = _embedding_texts(request)
         embeddings = [
-            Embedding(index=i, values=_vector(text, dimensions))
-            for i, text in enumerate(request.inputs)
+            Embedding(index=i, values=_vector(text, dimensions)) for i, text in enumerate(texts)
         ]
-        tokens = sum(len(text.split()) for text in request.inputs)
+        tokens = sum(len(text.split()) for text in texts)
         return EmbedResponse(embeddings=embeddings, model=request.model, usage=_usage(tokens, 0))
 
     async def aclose(self) -> None:
@@ -248,6 +248,19 @@ def _usage(input_tokens: int, output_tokens: int) -> Usage:
         output_tokens=output_tokens,
         total_tokens=input_tokens + output_tokens,
     )
+
+
+def _embedding_texts(request: EmbedRequest) -> list[str]:
+    """What to embed: the input strings, or each token array (which the codec passes in
+    `extras["input"]`, as only a provider can read token ids) as its ids' text, so the same
+    tokens always give the same vector and each id counts as one token."""
+    if request.inputs or "input" not in request.extras:
+        return list(request.inputs)
+    value = request.extras["input"]
+    if not isinstance(value, ListValue):
+        return []
+    arrays = [item for item in value if isinstance(item, ListValue)] or [value]
+    return [" ".join(f"{token:.0f}" for token in tokens) for tokens in arrays]
 
 
 def _vector(text: str, dimensions: int) -> list[float]:
