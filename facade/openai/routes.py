@@ -8,7 +8,7 @@ from fastapi import APIRouter, FastAPI
 
 from facade.openai.chat import create_chat_completion
 from facade.openai.embeddings import create_embeddings
-from facade.openai.models import list_models
+from facade.openai.models import list_models, retrieve_model
 from facade.openai.schemas import ChatCompletionRequest, EmbeddingRequest
 from facade.openapi import METADATA_HEADER, error_responses, json_body
 from facade.plain_routes import serve_plain
@@ -39,8 +39,21 @@ _EMBEDDINGS = {
 }
 
 
+_MODEL = {
+    "parameters": [
+        {
+            "name": "model_id",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "A model id as `GET /models` lists it; it holds a `/`.",
+        }
+    ]
+}
+
+
 def build_router() -> APIRouter:
-    """A fresh router with the three OpenAI routes."""
+    """A fresh router with the OpenAI routes."""
     router = APIRouter(tags=["openai"], responses=error_responses(401, 500))
     router.add_api_route(
         "/chat/completions",
@@ -57,6 +70,13 @@ def build_router() -> APIRouter:
         openapi_extra=_EMBEDDINGS,
     )
     router.add_api_route("/models", list_models, methods=["GET"])
+    router.add_api_route(
+        "/models/{model_id:path}",
+        retrieve_model,
+        methods=["GET"],
+        responses=error_responses(404),
+        openapi_extra=_MODEL,
+    )
     return router
 
 

@@ -31,6 +31,37 @@ async def test_models_in_openai_list_shape(
     assert core.last.metadata["x-request-id"] == "r-1"
 
 
+@pytest.mark.parametrize("prefix", PREFIXES)
+async def test_one_model_by_an_id_holding_a_slash(http: httpx.AsyncClient, prefix: str) -> None:
+    response = await http.get(f"{prefix}/models/mock-main/echo")
+    assert response.status_code == 200
+    assert response.json() == {
+        "id": "mock-main/echo",
+        "object": "model",
+        "created": 0,
+        "owned_by": "mock-main",
+    }
+
+
+@pytest.mark.parametrize("model_id", ["mock-main/nope", "nope", "mock-main/echo/extra"])
+async def test_an_unknown_model_is_404_model_not_found(
+    http: httpx.AsyncClient, model_id: str
+) -> None:
+    response = await http.get(f"/v1/models/{model_id}")
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "model_not_found"
+    assert error["param"] == "model"
+    assert model_id in error["message"]
+
+
+async def test_model_lookup_needs_a_key(app: FastAPI) -> None:
+    transport = httpx.ASGITransport(app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://facade.test") as bare:
+        response = await bare.get("/v1/models/mock-main/echo")
+    assert response.status_code == 401
+
+
 async def test_embeddings_as_floats(http: httpx.AsyncClient, core: FakeCore) -> None:
     response = await http.post(
         "/v1/embeddings",

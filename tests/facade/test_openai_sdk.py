@@ -87,6 +87,14 @@ async def test_models_list(sdk: openai.AsyncOpenAI) -> None:
     assert all(m.owned_by == "mock-main" for m in models if m.id.startswith("mock-main/"))
 
 
+async def test_models_retrieve_by_an_id_holding_a_slash(sdk: openai.AsyncOpenAI) -> None:
+    model = await sdk.models.retrieve("mock-main/echo")
+    assert (model.id, model.owned_by) == ("mock-main/echo", "mock-main")
+    with pytest.raises(openai.NotFoundError) as caught:
+        await sdk.models.retrieve("mock-main/nope")
+    assert caught.value.code == "model_not_found"
+
+
 async def test_bad_key_is_an_authentication_error(gateway: RunningGateway) -> None:
     async with openai.AsyncOpenAI(
         base_url=gateway.openai_base_url, api_key="sk-wrong", max_retries=0
