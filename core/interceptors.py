@@ -102,8 +102,15 @@ def status_details(error: GatewayError) -> bytes:
 
 
 async def abort_with(context: grpc.aio.ServicerContext[Any, Any], error: GatewayError) -> None:
-    """Ends the call with the error's status code, message and ErrorInfo."""
-    context.set_trailing_metadata((("grpc-status-details-bin", status_details(error)),))
+    """Ends the call with the error's status code, message and ErrorInfo, and the request's
+    id (`x-request-id`, as a successful call has it in its headers)."""
+    trailing: tuple[tuple[str, str | bytes], ...] = (
+        ("grpc-status-details-bin", status_details(error)),
+    )
+    request_id = current_request_id()
+    if request_id:
+        trailing += (("x-request-id", request_id),)
+    context.set_trailing_metadata(trailing)
     await context.abort(error.status_code(), error.message)
 
 

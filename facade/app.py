@@ -18,6 +18,7 @@ from facade.logs import attach_logs
 from facade.metrics import attach_metrics
 from facade.openai import attach_router
 from facade.openapi_document import install_openapi
+from facade.request_ids import RequestIds
 from facade.settings import FacadeSettings
 from gateway_client import GatewayClient
 
@@ -48,5 +49,6 @@ def create_app(settings: FacadeSettings, client: GatewayClient) -> FastAPI:
     attach_metrics(app)
     attach_codegen(app)
     install_openapi(app)
-    app.add_middleware(HeaderLimit)  # added last, so it runs first: before any header is read
+    app.add_middleware(HeaderLimit)  # runs before any header is read
+    app.add_middleware(RequestIds)  # added last, so it runs first: it stamps even a 431
     return app

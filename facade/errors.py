@@ -115,10 +115,13 @@ def error_response(
 
 
 def gateway_error_headers(err: GatewayError) -> dict[str, str]:
-    """HTTP headers of an error core reported: `Retry-After`, and every detail named like a
-    header (`x-ratelimit-*`), so limits read the same as OpenAI's; `x-should-retry: false`
-    (OpenAI's own header) when the same call is bound to fail the same way."""
+    """HTTP headers of an error core reported: its `x-request-id`; `Retry-After`, and every
+    detail named like a header (`x-ratelimit-*`), so limits read the same as OpenAI's;
+    `x-should-retry: false` (OpenAI's own header) when the same call is bound to fail the same
+    way."""
     headers = {k: v for k, v in err.metadata.items() if k.startswith(_HEADER_PREFIXES)}
+    if err.request_id:  # the failed call's log record (facade/request_ids.py stamps the rest)
+        headers["x-request-id"] = err.request_id
     if isinstance(err, ResponseTooLargeError):
         # OpenAI SDKs retry every 5xx unless told not to, and each retry is billed upstream
         # for an answer that will be just as large again.

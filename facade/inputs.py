@@ -14,7 +14,7 @@ from fastapi import Request
 from codec.depth import check_depth, too_deep
 from facade.errors import FacadeError
 
-__all__ = ["CallerContext", "caller_context", "read_json_object"]
+__all__ = ["CallerContext", "caller_context", "read_json_object", "usable_request_id"]
 
 METADATA_HEADER = "x-tfy-metadata"
 
@@ -35,14 +35,15 @@ def caller_context(request: Request) -> CallerContext:
     metadata = headers.get(METADATA_HEADER)
     return CallerContext(
         api_key=bearer_token(headers.get("authorization")),
-        request_id=_request_id(headers.get("x-request-id")),
+        request_id=usable_request_id(headers.get("x-request-id")),
         # Starlette decodes header bytes as latin-1: encoding them back gives them unchanged.
         metadata_json=metadata.encode("latin-1") if metadata else None,
     )
 
 
-def _request_id(value: str | None) -> str | None:
-    # Like core, ignore an id a header could not carry on; core then makes its own.
+def usable_request_id(value: str | None) -> str | None:
+    """A caller's `x-request-id` if a header can carry it on, else None (core, or the facade
+    for an answer core never saw, then makes one)."""
     if value and value.isascii() and value.isprintable():
         return value
     return None

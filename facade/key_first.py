@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 
 from codec import CodecError
-from facade.errors import FacadeError, error_response
+from facade.errors import FacadeError, error_response, gateway_error_headers
 from facade.inputs import bearer_token
 from facade.state import client_of
 from gateway_client import AuthenticationError, GatewayError
@@ -61,7 +61,12 @@ async def key_refusal(request: Request) -> Response | None:
     try:
         await client_of(request).list_models(api_key=api_key, timeout=KEY_CHECK_TIMEOUT_SECONDS)
     except AuthenticationError as refused:
-        return error_response(refused.http_status, refused.message, code=refused.reason)
+        return error_response(
+            refused.http_status,
+            refused.message,
+            code=refused.reason,
+            headers=gateway_error_headers(refused),
+        )
     except GatewayError:
         return None  # core is unreachable or busy: the request's own error is still true
     return None

@@ -70,6 +70,8 @@ class GatewayError(Exception):
         http_status: The HTTP status the gateway would answer over HTTP.
         param: The request field at fault, when the gateway named one.
         metadata: The `ErrorInfo` metadata, e.g. `retry_after_seconds`.
+        request_id: The gateway's id of the failed request (`x-request-id`), when it sent one:
+            the id of the call's log record, or the caller's own id echoed.
     """
 
     grpc_code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
@@ -84,9 +86,11 @@ class GatewayError(Exception):
         http_status: int | None = None,
         param: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        request_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
+        self.request_id = request_id
         if grpc_code is not None:
             self.grpc_code = grpc_code
         if http_status is not None:
@@ -247,20 +251,26 @@ def from_rpc_error(err: grpc.aio.AioRpcError) -> GatewayError:
     code = err.code()
     cls = _ERROR_BY_CODE.get(code, InternalError)
     message = err.details() or code.name
-    info = _error_info(err.trailing_metadata())
+    trailing = err.trailing_metadata()
+    info = _error_info(trailing)
     if info is None:
-        if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-            return _grpc_resource_error(message)
-        return cls(message, grpc_code=code)
-    metadata = dict(info.metadata)
-    return cls(
-        message,
-        reason=info.reason or None,
-        grpc_code=code,
-        http_status=_int_or_none(metadata.get("http_status")),
-        param=metadata.get("param") or None,
-        metadata=metadata,
-    )
+        error = (
+            _grpc_resource_error(message)
+            if code == grpc.StatusCode.RESOURCE_EXHAUSTED
+            else cls(message, grpc_code=code)
+        )
+    else:
+        metadata = dict(info.metadata)
+        error = cls(
+            message,
+            reason=info.reason or None,
+            grpc_code=code,
+            http_status=_int_or_none(metadata.get("http_status")),
+            param=metadata.get("param") or None,
+            metadata=metadata,
+        )
+    error.request_id = _request_id(trailing)
+    return error
 
 
 # grpc's own words, e.g. "Stream removed (CLIENT: Received message larger than max (5 vs. 4))".
@@ -300,6 +310,9 @@ def _grpc_resource_error(details: str) -> GatewayError:
     return error
 
 
+_REQUEST_ID_KEY = "x-request-id"
+
+
 def _error_info(trailing: grpc.aio.Metadata | None) -> error_details_pb2.ErrorInfo | None:
     if not trailing:
         return None
@@ -317,6 +330,11 @@ def _error_info(trailing: grpc.aio.Metadata | None) -> error_details_pb2.ErrorIn
             detail.Unpack(info)
             return info
     return None
+
+
+def _request_id(trailing: grpc.aio.Metadata | None) -> str | None:
+    value = trailing.get(_REQUEST_ID_KEY) if trailing else None
+    return value if isinstance(value, str) and value else None
 
 
 def _int_or_none(value: str | None) -> int | None:
