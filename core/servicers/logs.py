@@ -19,6 +19,7 @@ from core.access import log_scope
 from core.auth import Principal
 from core.config.settings import DEFAULT_GRPC_MAX_MESSAGE_BYTES
 from core.errors import InvalidRequest, LogNotFound
+from core.ids import caller_id_prefix
 from core.interceptors import current_principal
 from core.logs.convert import check_entry, entry_to_record, record_to_entry
 from core.logs.fit import fit_entries
@@ -78,7 +79,11 @@ class LogServicer(pb_grpc.LogServiceServicer):
     async def GetLog(self, request: pb.GetLogRequest, context: Context) -> pb.GetLogResponse:
         if not request.id:
             raise InvalidRequest("id is required", param="id")
-        record = await self._store.get_log(request.id, log_scope(current_principal()))
+        scope = log_scope(current_principal())
+        record = await self._store.get_log(request.id, scope)
+        if record is None:  # the caller's own `x-request-id`: its newest call's record
+            prefix = caller_id_prefix(request.id)
+            record = await self._store.newest_log_with_id_prefix(prefix, scope)
         if record is None:
             raise LogNotFound(f"no request log with id {request.id!r}", param="id")
         entry = record_to_entry(record)

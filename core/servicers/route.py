@@ -11,7 +11,7 @@ from typing import Any
 import grpc
 
 from core.errors import GatewayError, InternalError
-from core.ids import new_id
+from core.ids import log_id_for
 from core.inprocess.context import InProcessContext
 from core.interceptors import current_principal, current_request_id, request_id_from_caller
 from core.metadata import from_call as metadata_from_call
@@ -167,8 +167,7 @@ def _call_context(metadata: Mapping[str, str], context: Context, *, stream: bool
     request_id = current_request_id()
     return CallContext(
         request_id=request_id,
-        # A caller may reuse its own ids (retries do): each call still gets its own record.
-        log_id=f"{request_id}.{new_id()[12:20]}" if request_id_from_caller() else request_id,
+        log_id=log_id_for(request_id, from_caller=request_id_from_caller()),
         principal=current_principal(),
         metadata=metadata_from_call(metadata, context.invocation_metadata() or ()),
         stream=stream,

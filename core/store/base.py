@@ -247,6 +247,12 @@ class Store(Protocol):
 
     async def get_log(self, log_id: str, scope: LogScope | None = None) -> LogRecord | None: ...
 
+    async def newest_log_with_id_prefix(
+        self, prefix: str, scope: LogScope | None = None
+    ) -> LogRecord | None:
+        """The newest record (by `created_at`, then id) whose id starts with `prefix`."""
+        ...
+
     async def delete_logs_before(self, created_before: int, *, batch_size: int) -> int:
         """Deletes at most `batch_size` records older than `created_before` (ms), and the
         rollup rows whose whole bucket is older; returns how many records went."""
@@ -256,3 +262,9 @@ class Store(Protocol):
         """The metrics reads of the block, from one snapshot of records and rollups where the
         store can give one (SQLite: one read transaction); else the store itself."""
         ...
+
+
+def id_prefix_bounds(prefix: str) -> tuple[str, str]:
+    """`[low, high)` holding exactly the strings that start with `prefix` (non-empty), in
+    code point order, which is both SQLite's and MongoDB's order for ids."""
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)

@@ -29,6 +29,7 @@ from core.store.base import (
     LogScope,
     MetricsReader,
     RollupRow,
+    id_prefix_bounds,
 )
 from core.store.documents import key_document, key_record, log_document, log_record
 from core.store.mongo_client import client_options, close_client
@@ -230,6 +231,18 @@ class MongoStore:
             flt = {"$and": [flt, scope_document(scope)]}
         doc = await self._logs.find_one(flt)
         return None if doc is None else log_record(doc)
+
+    async def newest_log_with_id_prefix(
+        self, prefix: str, scope: LogScope | None = None
+    ) -> LogRecord | None:
+        low, high = id_prefix_bounds(prefix)
+        flt: dict[str, Any] = {"_id": {"$gte": low, "$lt": high}}
+        if scope is not None:
+            flt = {"$and": [flt, scope_document(scope)]}
+        cursor = self._logs.find(flt).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+        async for doc in cursor.limit(1):
+            return log_record(doc)
+        return None
 
     async def delete_logs_before(self, created_before: int, *, batch_size: int) -> int:
         if batch_size <= 0:

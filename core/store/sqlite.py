@@ -38,6 +38,7 @@ from core.store.base import (
     LogScope,
     MetricsReader,
     RollupRow,
+    id_prefix_bounds,
 )
 from core.store.sqlite_schema import (
     ADD_COUNT,
@@ -391,6 +392,19 @@ def _get_log(conn: sqlite3.Connection, log_id: str, scope: LogScope | None) -> L
     return log_record(found[0]) if found else None
 
 
+def _newest_log_with_id_prefix(
+    conn: sqlite3.Connection, prefix: str, scope: LogScope | None
+) -> LogRecord | None:
+    params: list[Any] = list(id_prefix_bounds(prefix))
+    scope_sql = "" if scope is None else " AND " + q.scope_sql(scope, params)
+    sql = (
+        f"SELECT {LOG_COLUMNS} FROM logs WHERE id >= ? AND id < ?{scope_sql} "
+        "ORDER BY created_at DESC, id DESC LIMIT 1"
+    )
+    found = conn.execute(sql, params).fetchall()
+    return log_record(found[0]) if found else None
+
+
 def _list_keys(
     conn: sqlite3.Connection, subject: str | None, include_revoked: bool
 ) -> list[ApiKeyRecord]:
@@ -575,6 +589,11 @@ class SqliteStore:
 
     async def get_log(self, log_id: str, scope: LogScope | None = None) -> LogRecord | None:
         return await self._open_lanes().reads.run(_get_log, log_id, scope)
+
+    async def newest_log_with_id_prefix(
+        self, prefix: str, scope: LogScope | None = None
+    ) -> LogRecord | None:
+        return await self._open_lanes().reads.run(_newest_log_with_id_prefix, prefix, scope)
 
     async def delete_logs_before(self, created_before: int, *, batch_size: int) -> int:
         if batch_size <= 0:

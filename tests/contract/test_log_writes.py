@@ -85,6 +85,34 @@ async def test_a_replay_keeps_the_first_version(store: Store) -> None:
     assert found == make_log("a", metadata={"k": "1"}, teams=("x",))
 
 
+async def test_the_newest_record_with_an_id_prefix(store: Store) -> None:
+    await store.insert_logs(
+        [
+            make_log("retry-7.0a", 100),
+            make_log("retry-7.0b", 300, subject="user:bob@example.com"),
+            make_log("retry-7.0c", 200),
+            make_log("retry-7-other", 900),  # "-" sorts before "."; not a match
+            make_log("retry-70.ff", 900),
+            make_log("retry-7", 900),  # the bare id is not `retry-7.`'s
+            make_log("retry-8.00", 900),
+        ]
+    )
+    newest = await store.newest_log_with_id_prefix("retry-7.")
+    assert newest is not None
+    assert newest.id == "retry-7.0b"
+    alice = LogScope(subjects=("user:alice@example.com",))
+    own = await store.newest_log_with_id_prefix("retry-7.", alice)
+    assert own is not None
+    assert own.id == "retry-7.0c"
+    assert await store.newest_log_with_id_prefix("retry-7.", LogScope(teams=("red",))) is None
+    assert await store.newest_log_with_id_prefix("nothing.") is None
+    # Ties on created_at go to the greater id, as in the log API's default order.
+    await store.insert_logs([make_log("tie.a", 5), make_log("tie.b", 5)])
+    tie = await store.newest_log_with_id_prefix("tie.")
+    assert tie is not None
+    assert tie.id == "tie.b"
+
+
 async def test_get_log_honours_scope(store: Store) -> None:
     await store.insert_logs(SAMPLE)
     r2 = SAMPLE[1]  # bob, team blue

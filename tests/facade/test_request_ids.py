@@ -65,16 +65,20 @@ async def test_a_success_keeps_cores_id_alone(bare: httpx.AsyncClient) -> None:
 def test_an_error_core_reports_carries_the_id_of_its_log_record(tmp_path: Path) -> None:
     with run_gateway(MOCK_CONFIG, data_dir=tmp_path) as gateway:
         url, key = gateway.openai_base_url, gateway.admin_key
-        with openai.OpenAI(base_url=url, api_key=key, max_retries=0) as sdk:
-            with pytest.raises(openai.BadRequestError) as refused:
-                sdk.chat.completions.create(
-                    model="mock-main/echo",
-                    messages=[{"role": "user", "content": "hi"}],
-                    extra_body={"mock": {"status": 400, "message": "no"}},
-                )
-        with openai.OpenAI(base_url=url, api_key="sk-wrong", max_retries=0) as wrong:
-            with pytest.raises(openai.AuthenticationError) as stranger:
-                wrong.models.list()
+        with (
+            openai.OpenAI(base_url=url, api_key=key, max_retries=0) as sdk,
+            pytest.raises(openai.BadRequestError) as refused,
+        ):
+            sdk.chat.completions.create(
+                model="mock-main/echo",
+                messages=[{"role": "user", "content": "hi"}],
+                extra_body={"mock": {"status": 400, "message": "no"}},
+            )
+        with (
+            openai.OpenAI(base_url=url, api_key="sk-wrong", max_retries=0) as wrong,
+            pytest.raises(openai.AuthenticationError) as stranger,
+        ):
+            wrong.models.list()
     assert stranger.value.request_id is not None
     log_id = refused.value.request_id
     assert log_id is not None
@@ -86,3 +90,28 @@ def test_an_error_core_reports_carries_the_id_of_its_log_record(tmp_path: Path) 
         )
     assert record.status_code == 200, record.text
     assert record.json()["id"] == log_id
+
+
+def test_the_callers_own_id_finds_the_record_of_its_newest_call(tmp_path: Path) -> None:
+    with run_gateway(MOCK_CONFIG, data_dir=tmp_path) as gateway:
+        url, key = gateway.openai_base_url, gateway.admin_key
+        with openai.OpenAI(base_url=url, api_key=key, max_retries=0) as sdk:
+            for content in ("first try", "second try"):  # a retry reuses its id
+                answer = sdk.chat.completions.with_raw_response.create(
+                    model="mock-main/echo",
+                    messages=[{"role": "user", "content": content}],
+                    extra_headers={"x-request-id": "order-4711"},
+                )
+                assert answer.headers["x-request-id"] == "order-4711"
+    with run_gateway(MOCK_CONFIG, data_dir=tmp_path) as gateway:
+        headers = {"authorization": f"Bearer {gateway.admin_key}"}
+        path = f"{gateway.http_url}/api/svc/v1/llm-gateway/requests"
+        found = httpx.get(f"{path}/order-4711", headers=headers)
+        missing = httpx.get(f"{path}/order-4712", headers=headers)
+        listed = httpx.post(path, headers=headers, json={}).json()["data"]
+    assert found.status_code == 200, found.text
+    calls = [r for r in listed if r["id"].startswith("order-4711.")]
+    assert len(calls) == 2  # one record per call
+    newest = max(calls, key=lambda r: (r["created_at"], r["id"]))
+    assert found.json() == newest
+    assert missing.status_code == 404
