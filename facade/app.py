@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from facade.allowed_methods import install_allowed_methods
 from facade.codegen import attach_codegen
+from facade.console import attach_console
 from facade.errors import install_error_handlers
 from facade.header_limits import HeaderLimit
 from facade.health import attach_health
@@ -48,6 +49,7 @@ def create_app(settings: FacadeSettings, client: GatewayClient) -> FastAPI:
     attach_logs(app)
     attach_metrics(app)
     attach_codegen(app)
+    attach_console(app)
     install_openapi(app)
     app.add_middleware(HeaderLimit)  # runs before any header is read
     app.add_middleware(RequestIds)  # added last, so it runs first: it stamps even a 431
