@@ -64,6 +64,7 @@ def banner(endpoints: Endpoints) -> str:
     """
     lines = []
     if endpoints.http_url:
+        lines.append(f"Web console:     {endpoints.http_url}/")
         lines.append(f"OpenAI base URL: {endpoints.http_url}/api/inference/openai")
     if endpoints.grpc_target:
         lines.append(f"gRPC target:     {endpoints.grpc_target}")

@@ -525,6 +525,11 @@ def test_the_banner_prints_a_generated_key_once_and_where_it_is_kept(tmp_path: P
     assert generated.secret not in repr(stored)
 
 
+def test_the_banner_names_the_web_console_first() -> None:
+    shown = _banner(AdminKey("gw-admin-x" * 3, Origin.ENVIRONMENT))
+    assert shown.splitlines()[1] == f"  Web console:     {ENDPOINT}/"
+
+
 def test_the_banner_says_whether_metrics_are_open() -> None:
     key = AdminKey("gw-admin-x" * 3, Origin.ENVIRONMENT)
     assert "/metrics (open; set GATEWAY_METRICS_TOKEN to require a token)" in _banner(key)
