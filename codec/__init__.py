@@ -16,6 +16,12 @@ from codec.chunks import (
     parse_chunk_json,
     usage_chunk_to_json,
 )
+from codec.completions import (
+    CompletionChunks,
+    CompletionRequest,
+    completion_request_from_json,
+    completion_to_json,
+)
 from codec.depth import check_depth, too_deep
 from codec.embeddings import (
     embed_request_from_json,
@@ -28,6 +34,8 @@ from codec.values import struct_from_dict, struct_to_dict, value_from_python, va
 
 __all__ = [
     "CodecError",
+    "CompletionChunks",
+    "CompletionRequest",
     "ParsedChunk",
     "chat_params_from_json",
     "chat_params_to_json",
@@ -35,6 +43,8 @@ __all__ = [
     "chat_result_to_json",
     "check_depth",
     "chunk_to_json",
+    "completion_request_from_json",
+    "completion_to_json",
     "embed_request_from_json",
     "embed_request_to_json",
     "embed_response_from_json",

@@ -1,10 +1,14 @@
-"""`POST /chat/completions`: one JSON answer, or an SSE stream byte-compatible with OpenAI's."""
+"""`POST /chat/completions`: one JSON answer, or an SSE stream byte-compatible with OpenAI's.
+
+Also the pieces every route served by the chat pipeline shares (facade/openai/completions.py):
+the unary call, the streamed answer with its in-band errors, the answer's headers.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator
-from typing import Any
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
+from typing import Any, Protocol
 
 import orjson
 from fastapi import Request, Response
@@ -18,12 +22,20 @@ from codec import (
 )
 from facade.disconnect import CLIENT_CLOSED, until_disconnected
 from facade.errors import FacadeError, error_body, gateway_error_body
-from facade.inputs import caller_context, read_json_object
+from facade.inputs import CallerContext, caller_context, read_json_object
 from facade.openai.sse import DONE, EventStreamResponse, event
 from facade.state import client_of, settings_of
-from gateway_client import ChatStream, GatewayError
+from gateway.v1 import chat_pb2
+from gateway_client import ChatStream, GatewayError, RouteResult, StreamInfo
 
-__all__ = ["create_chat_completion"]
+__all__ = [
+    "ChunkEncoder",
+    "create_chat_completion",
+    "json_answer",
+    "route",
+    "stream_answer",
+    "stream_options",
+]
 
 # A stream that ends without its final result event was cut short somewhere behind core.
 _STREAM_CUT = error_body(
@@ -31,43 +43,74 @@ _STREAM_CUT = error_body(
 )
 
 
+class ChunkEncoder(Protocol):
+    """Turns a chat stream's events into one API's chunks (JSON objects, one per SSE event)."""
+
+    def delta(self, delta: chat_pb2.ChatDelta) -> Iterable[dict[str, Any]]: ...
+
+    def finish(self, result: chat_pb2.ChatResult) -> Iterable[dict[str, Any]]: ...
+
+    def usage(self, result: chat_pb2.ChatResult) -> dict[str, Any]: ...
+
+
 async def create_chat_completion(request: Request) -> Response:
     """Runs a chat completion through core; streams it when the body says `"stream": true`."""
-    settings = settings_of(request)
     caller = caller_context(request)
-    body = await read_json_object(request, settings.max_body_bytes)
+    body = await read_json_object(request, settings_of(request).max_body_bytes)
     params = chat_params_from_json(body)
-    streaming, include_usage = _stream_options(body)
-    client = client_of(request)
-    if not streaming:
-        answer = await until_disconnected(
-            request,
-            client.route(
-                params,
-                metadata_json=caller.metadata_json,
-                api_key=caller.api_key,
-                request_id=caller.request_id,
-                timeout=settings.request_timeout_seconds,
-            ),
-        )
-        if answer is None:
-            return Response(status_code=CLIENT_CLOSED)
-        return Response(
-            orjson.dumps(chat_result_to_json(answer.result)),
-            media_type="application/json",
-            headers={
-                **answer.headers,
-                "x-tfy-resolved-model": answer.resolved_model,
-                "x-request-id": answer.request_id,
-            },
-        )
+    streaming, include_usage = stream_options(body)
+    if streaming:
+        return await stream_answer(request, caller, params, _ChatChunks, include_usage)
+    answer = await until_disconnected(request, route(request, caller, params))
+    if answer is None:
+        return Response(status_code=CLIENT_CLOSED)
+    return json_answer(chat_result_to_json(answer.result), answer)
 
-    stream = client.stream_route(
+
+def route(
+    request: Request, caller: CallerContext, params: chat_pb2.ChatParams
+) -> Awaitable[RouteResult]:
+    """The unary chat call of `params` through core, as `caller`, within the facade's deadline."""
+    return client_of(request).route(
         params,
         metadata_json=caller.metadata_json,
         api_key=caller.api_key,
         request_id=caller.request_id,
-        timeout=settings.request_timeout_seconds,
+        timeout=settings_of(request).request_timeout_seconds,
+    )
+
+
+def json_answer(body: Any, answer: RouteResult) -> Response:
+    """The 200 JSON response of a unary call, with the call's headers."""
+    return Response(
+        orjson.dumps(body),
+        media_type="application/json",
+        headers=_answer_headers(answer.headers, answer.request_id, answer.resolved_model),
+    )
+
+
+def _answer_headers(
+    headers: Mapping[str, str], request_id: str, resolved_model: str
+) -> dict[str, str]:
+    """What core said about a call (`x-tfy-*`, `x-ratelimit-*`), its id and the model that
+    answered."""
+    return {**headers, "x-tfy-resolved-model": resolved_model, "x-request-id": request_id}
+
+
+async def stream_answer(
+    request: Request,
+    caller: CallerContext,
+    params: chat_pb2.ChatParams,
+    encoder: Callable[[StreamInfo], ChunkEncoder],
+    include_usage: bool,
+) -> Response:
+    """The streamed call of `params` as SSE, its events encoded by `encoder(info)`."""
+    stream = client_of(request).stream_route(
+        params,
+        metadata_json=caller.metadata_json,
+        api_key=caller.api_key,
+        request_id=caller.request_id,
+        timeout=settings_of(request).request_timeout_seconds,
     )
     try:
         # Before the response exists, so an early failure is a real HTTP error, not a 200.
@@ -76,16 +119,9 @@ async def create_chat_completion(request: Request) -> Response:
         stream.cancel()
         raise
     return EventStreamResponse(
-        _events(
-            stream,
-            completion_id=f"chatcmpl-{info.request_id}",
-            model=info.resolved_model,
-            include_usage=include_usage,
-        ),
+        _events(stream, encoder(info), include_usage=include_usage),
         headers={
-            **info.headers,
-            "x-tfy-resolved-model": info.resolved_model,
-            "x-request-id": info.request_id,
+            **_answer_headers(info.headers, info.request_id, info.resolved_model),
             "cache-control": "no-cache",
         },
         on_close=stream.cancel,
@@ -93,19 +129,18 @@ async def create_chat_completion(request: Request) -> Response:
 
 
 async def _events(
-    stream: ChatStream, *, completion_id: str, model: str, include_usage: bool
+    stream: ChatStream, encoder: ChunkEncoder, *, include_usage: bool
 ) -> AsyncGenerator[bytes, None]:
-    created = int(time.time())  # one value for every chunk, as OpenAI does
-    ids: dict[str, Any] = {"completion_id": completion_id, "model": model, "created": created}
     try:
         async for item in stream:
             if item.HasField("delta"):
-                yield event(chunk_to_json(item.delta, **ids))
+                for chunk in encoder.delta(item.delta):
+                    yield event(chunk)
                 continue
-            for chunk in finish_chunks_to_json(item.result, **ids):
+            for chunk in encoder.finish(item.result):
                 yield event(chunk)
             if include_usage:
-                yield event(usage_chunk_to_json(item.result, **ids))
+                yield event(encoder.usage(item.result))
             yield DONE
             return
         yield event(_STREAM_CUT)
@@ -116,7 +151,29 @@ async def _events(
         stream.cancel()
 
 
-def _stream_options(body: dict[str, Any]) -> tuple[bool, bool]:
+class _ChatChunks:
+    """`chat.completion.chunk` objects."""
+
+    __slots__ = ("_ids",)
+
+    def __init__(self, info: StreamInfo) -> None:
+        self._ids: dict[str, Any] = {
+            "completion_id": f"chatcmpl-{info.request_id}",
+            "model": info.resolved_model,
+            "created": int(time.time()),  # one value for every chunk, as OpenAI does
+        }
+
+    def delta(self, delta: chat_pb2.ChatDelta) -> tuple[dict[str, Any]]:
+        return (chunk_to_json(delta, **self._ids),)
+
+    def finish(self, result: chat_pb2.ChatResult) -> list[dict[str, Any]]:
+        return finish_chunks_to_json(result, **self._ids)
+
+    def usage(self, result: chat_pb2.ChatResult) -> dict[str, Any]:
+        return usage_chunk_to_json(result, **self._ids)
+
+
+def stream_options(body: Mapping[str, Any]) -> tuple[bool, bool]:
     """(`stream`, `stream_options.include_usage`), checked, both default false."""
     stream = body.get("stream")
     if stream is not None and not isinstance(stream, bool):

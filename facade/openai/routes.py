@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from facade.openai.chat import create_chat_completion
+from facade.openai.completions import create_completion
 from facade.openai.embeddings import create_embeddings
 from facade.openai.models import list_models, retrieve_model
-from facade.openai.schemas import ChatCompletionRequest, EmbeddingRequest
+from facade.openai.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 from facade.openapi import METADATA_HEADER, error_responses, json_body
 from facade.plain_routes import serve_plain
 
@@ -28,6 +29,20 @@ _CHAT = {
     "responses": {
         "200": {
             "description": "The completion; with `stream: true`, server-sent chunks then "
+            "`data: [DONE]` (an error after the first chunk arrives as an `error` event).",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    },
+}
+_COMPLETIONS = {
+    **json_body(
+        CompletionRequest,
+        description="OpenAI's legacy completions request, served by the configured chat models.",
+    ),
+    "parameters": [METADATA_HEADER],
+    "responses": {
+        "200": {
+            "description": "The `text_completion`; with `stream: true`, server-sent chunks then "
             "`data: [DONE]` (an error after the first chunk arrives as an `error` event).",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         }
@@ -61,6 +76,13 @@ def build_router() -> APIRouter:
         methods=["POST"],
         responses=_CALL_ERRORS,
         openapi_extra=_CHAT,
+    )
+    router.add_api_route(
+        "/completions",
+        create_completion,
+        methods=["POST"],
+        responses=_CALL_ERRORS,
+        openapi_extra=_COMPLETIONS,
     )
     router.add_api_route(
         "/embeddings",

@@ -1,7 +1,8 @@
 """The OpenAI request bodies the gateway accepts, for the OpenAPI document only.
 
 Handlers never build these models (codec/ parses the JSON: no per-request pydantic); they
-describe what `codec.chat_params_from_json` and `codec.embed_request_from_json` accept. Fields
+describe what `codec.chat_params_from_json`, `codec.completion_request_from_json` and
+`codec.embed_request_from_json` accept. Fields
 are in the order of OpenAI's API reference. Every body allows extra keys: a field not listed
 here reaches the provider unchanged, so no request parameter is ever dropped.
 """
@@ -12,7 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ChatCompletionRequest", "EmbeddingRequest"]
+__all__ = ["ChatCompletionRequest", "CompletionRequest", "EmbeddingRequest"]
 
 _Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 _T = TypeVar("_T")
@@ -154,6 +155,43 @@ class ChatCompletionRequest(_Open):
         None, description="Any other form is passed to the provider as is."
     )
     tools: list[Tool] | None = None
+    top_p: float | None = None
+    user: str | None = None
+
+
+class CompletionRequest(_Open):
+    """`POST /completions`: OpenAI's legacy completions request.
+
+    Served by chat models: each prompt is one chat call with the prompt as its user message.
+    """
+
+    model: str = Field(
+        min_length=1, description="`<provider account>/<model>` of a chat model, as configured."
+    )
+    prompt: str | Annotated[list[str], Field(min_length=1, max_length=128)] = Field(
+        description="A text, or up to 128 texts (one chat call each, run concurrently; not "
+        "with `stream`). Token ids answer 400."
+    )
+    best_of: int | None = Field(None, description="Only 1 or `n`; any other value answers 400.")
+    echo: bool | None = Field(None, description="Put the prompt in front of each choice's text.")
+    frequency_penalty: float | None = None
+    logit_bias: dict[str, int] | None = Field(None, description="Passed to the provider as is.")
+    logprobs: None = Field(None, description="Not supported: any value but null answers 400.")
+    max_tokens: _Int64 | None = Field(
+        None, description="No default: when left out, the model's own limit applies."
+    )
+    n: int | None = Field(None, ge=1, le=128, description="Choices per prompt.")
+    presence_penalty: float | None = None
+    seed: _Int64 | None = None
+    stop: str | list[str] | None = None
+    stream: bool | None = Field(
+        None, description="Answer as server-sent events (`text/event-stream`), then `[DONE]`."
+    )
+    stream_options: StreamOptions | None = None
+    suffix: Literal[""] | None = Field(
+        None, description="Not supported: any value but null or empty answers 400."
+    )
+    temperature: float | None = Field(None, description="The provider checks its range.")
     top_p: float | None = None
     user: str | None = None
 

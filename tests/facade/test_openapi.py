@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 import schemathesis
+from pydantic import ValidationError
 
+from codec import CodecError, completion_request_from_json
 from core.errors import InvalidRequest
 from core.identity.rules import normalize_subject
 from core.store.base import LOG_FIELDS
@@ -23,13 +25,14 @@ from facade.app import create_app
 from facade.keys.schemas import CreateKeyRequest
 from facade.logs.schemas import FILTER_FIELDS, LogQueryRequest
 from facade.metrics.schemas import GROUP_FIELDS, MetricsQueryRequest
-from facade.openai.schemas import ChatCompletionRequest, EmbeddingRequest
+from facade.openai.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 from facade.settings import FacadeSettings
 from gateway.v1 import log_service_pb2, metrics_pb2
 from gateway_client import GatewayClient
 
 BODIES = {
     "/v1/chat/completions": ("ChatCompletionRequest", True),
+    "/v1/completions": ("CompletionRequest", True),
     "/v1/embeddings": ("EmbeddingRequest", True),
     "/api/svc/v1/keys": ("CreateKeyRequest", True),
     "/api/svc/v1/llm-gateway/requests": ("LogQueryRequest", False),
@@ -74,7 +77,7 @@ def test_the_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
     assert document["openapi"].startswith("3.1.")
     loaded = schemathesis.openapi.from_dict(document)
     loaded.validate()  # against the OpenAPI 3.1 meta-schema; raises when invalid
-    assert len(list(loaded.get_all_operations())) == len(operations(document)) == 20
+    assert len(list(loaded.get_all_operations())) == len(operations(document)) == 23
 
 
 def test_every_schema_reference_resolves(document: dict[str, Any]) -> None:
@@ -107,6 +110,7 @@ def test_only_the_routes_that_read_a_body_document_one(document: dict[str, Any])
     with_body = {path for _, path, op in operations(document) if "requestBody" in op}
     assert {p.removeprefix("/api/inference/openai").removeprefix("/v1") for p in with_body} == {
         "/chat/completions",
+        "/completions",
         "/embeddings",
         "/api/svc/v1/keys",
         "/api/svc/v1/llm-gateway/requests",
@@ -141,9 +145,9 @@ def test_openai_calls_document_the_metadata_header_and_streaming(
 ) -> None:
     for method, path, operation in operations(document):
         names = [p["name"] for p in operation.get("parameters", []) if p["in"] == "header"]
-        is_call = path.endswith(("/chat/completions", "/embeddings"))
+        is_call = path.endswith(("/completions", "/embeddings"))
         assert names == (["X-TFY-METADATA"] if is_call else []), (method, path)
-        if path.endswith("/chat/completions"):
+        if path.endswith("/completions"):
             assert set(operation["responses"]["200"]["content"]) == {
                 "application/json",
                 "text/event-stream",
@@ -236,3 +240,43 @@ def test_openai_sdk_chat_bodies_are_valid_documented_bodies(body: dict[str, Any]
 @pytest.mark.parametrize("value", ["hi", ["a", "b"], [1, 2], [[1, 2], [3]]])
 def test_every_embeddings_input_form_is_documented(value: Any) -> None:
     EmbeddingRequest.model_validate({"model": "m", "input": value})
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"model": "m", "prompt": "hi"},
+        {
+            "model": "m",
+            "prompt": ["a", "b"],
+            "best_of": 2,
+            "echo": True,
+            "logit_bias": {"50256": -100},
+            "logprobs": None,
+            "max_tokens": 16,
+            "n": 2,
+            "stop": ["\n"],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "suffix": None,
+            "mock": {"latency_ms": 1},  # not modeled: passes through
+        },
+    ],
+)
+def test_openai_sdk_completion_bodies_are_valid_documented_bodies(body: dict[str, Any]) -> None:
+    CompletionRequest.model_validate(body)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        *(("prompt", value) for value in ([1, 2], [], ["a"] * 129)),
+        *(("logprobs", 1), ("suffix", "x"), ("n", 0), ("n", 129)),
+    ],
+)
+def test_completion_fields_the_codec_refuses_are_documented_invalid(field: str, value: Any) -> None:
+    with pytest.raises(ValidationError):
+        CompletionRequest.model_validate({"model": "m", "prompt": "hi", field: value})
+    with pytest.raises(CodecError) as caught:
+        completion_request_from_json({"model": "m", "prompt": "hi", field: value})
+    assert caught.value.param == field

@@ -23,6 +23,7 @@ def test_every_openai_route_is_served_plain_ahead_of_every_fastapi_route(app: Fa
         for prefix in PREFIXES
         for path, method in (
             ("/chat/completions", "POST"),
+            ("/completions", "POST"),
             ("/embeddings", "POST"),
             ("/models", "GET"),
             ("/models/{model_id:path}", "GET"),
@@ -36,6 +37,7 @@ def test_the_openapi_document_still_declares_them(app: FastAPI) -> None:
     paths = app.openapi()["paths"]
     for prefix in PREFIXES:
         assert "requestBody" in paths[f"{prefix}/chat/completions"]["post"]
+        assert "requestBody" in paths[f"{prefix}/completions"]["post"]
         assert "get" in paths[f"{prefix}/models"]
 
 
