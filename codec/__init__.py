@@ -1,5 +1,8 @@
 """OpenAI JSON <-> gateway.v1 protobuf, the one translation shared by facade and providers."""
 
+from codec.anthropic_messages import chat_params_from_anthropic, estimate_input_tokens
+from codec.anthropic_response import message_from_chat_result
+from codec.anthropic_stream import MessageEvents
 from codec.chat_request import chat_params_from_json, chat_params_to_json
 from codec.chat_response import (
     chat_result_from_json,
@@ -36,7 +39,9 @@ __all__ = [
     "CodecError",
     "CompletionChunks",
     "CompletionRequest",
+    "MessageEvents",
     "ParsedChunk",
+    "chat_params_from_anthropic",
     "chat_params_from_json",
     "chat_params_to_json",
     "chat_result_from_json",
@@ -49,9 +54,11 @@ __all__ = [
     "embed_request_to_json",
     "embed_response_from_json",
     "embed_response_to_json",
+    "estimate_input_tokens",
     "finish_chunks_to_json",
     "finish_reason_from_str",
     "finish_reason_to_str",
+    "message_from_chat_result",
     "parse_chunk_json",
     "struct_from_dict",
     "struct_to_dict",

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from facade.allowed_methods import install_allowed_methods
+from facade.anthropic import attach_anthropic
 from facade.codegen import attach_codegen
 from facade.console import attach_console
 from facade.errors import install_error_handlers
@@ -45,6 +46,7 @@ def create_app(settings: FacadeSettings, client: GatewayClient) -> FastAPI:
     install_allowed_methods(app)
     attach_health(app)
     attach_router(app)
+    attach_anthropic(app)
     attach_keys(app)
     attach_logs(app)
     attach_metrics(app)

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from facade.anthropic.schemas import CountTokensRequest, MessagesRequest
 from facade.codegen.schemas import CodegenRequest
 from facade.keys.schemas import CreateKeyRequest
 from facade.logs.schemas import LogQueryRequest
@@ -27,6 +28,8 @@ BODY_MODELS: tuple[type[BaseModel], ...] = (
     ChatCompletionRequest,
     CompletionRequest,
     EmbeddingRequest,
+    MessagesRequest,
+    CountTokensRequest,
     CreateKeyRequest,
     LogQueryRequest,
     MetricsQueryRequest,

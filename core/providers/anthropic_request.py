@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from codec import struct_to_dict, value_to_python
+from codec.anthropic_common import image_source_from_url
 from core.errors import InvalidRequest
 from gateway.v1.chat_pb2 import (
     ROLE_ASSISTANT,
@@ -146,16 +147,13 @@ def _with_extras(block: dict[str, Any], extras: dict[str, Any]) -> dict[str, Any
 
 
 def _image_source(url: str, where: str) -> dict[str, Any]:
-    if url.startswith("data:"):
-        header, sep, data = url[len("data:") :].partition(",")
-        media_type, _, encoding = header.partition(";")
-        if not sep or encoding != "base64" or not media_type:
-            raise InvalidRequest(
-                f"{where}.image_url.url: data URLs must be `data:<type>;base64,<data>`",
-                param=f"{where}.image_url.url",
-            )
-        return {"type": "base64", "media_type": media_type, "data": data}
-    return {"type": "url", "url": url}
+    source = image_source_from_url(url)
+    if source is None:
+        raise InvalidRequest(
+            f"{where}.image_url.url: data URLs must be `data:<type>;base64,<data>`",
+            param=f"{where}.image_url.url",
+        )
+    return source
 
 
 def _assistant_content(message: Message, where: str) -> str | list[dict[str, Any]]:

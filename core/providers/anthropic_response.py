@@ -6,45 +6,12 @@ import json
 from typing import Any
 
 from codec import struct_from_dict
+from codec.anthropic_common import finish_reason_from_stop, usage_from_anthropic
 from core.providers.assembler import StreamAssembler
-from gateway.v1.chat_pb2 import ROLE_ASSISTANT, ChatDelta, ChatResult, ToolCallDelta, Usage
-
-# Anthropic stop_reason -> OpenAI finish_reason; others (e.g. `pause_turn`) pass through raw.
-_FINISH_REASONS = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-}
+from gateway.v1.chat_pb2 import ROLE_ASSISTANT, ChatDelta, ChatResult, ToolCallDelta
 
 _REASONING = "reasoning_content"
 """Message extra that carries `thinking` text, the name OpenAI-compatible servers use."""
-
-
-def finish_reason(stop_reason: str) -> str:
-    """OpenAI's name for an Anthropic `stop_reason`."""
-    return _FINISH_REASONS.get(stop_reason, stop_reason)
-
-
-def usage_from_anthropic(usage: dict[str, Any]) -> Usage:
-    """Anthropic usage; cache token counts and the rest go to the usage extras."""
-    input_tokens = int(usage.get("input_tokens") or 0)
-    output_tokens = int(usage.get("output_tokens") or 0)
-    result = Usage(
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        total_tokens=input_tokens + output_tokens,
-    )
-    rest = {
-        key: value
-        for key, value in usage.items()
-        if key not in ("input_tokens", "output_tokens") and value is not None
-    }
-    if rest:
-        result.extras.CopyFrom(struct_from_dict(rest))
-    return result
 
 
 def _arguments(tool_input: Any) -> str:
@@ -73,7 +40,7 @@ def result_from_message(message: dict[str, Any]) -> ChatResult:
         elif kind == "thinking":
             assembler.add(ChatDelta(extras=struct_from_dict({_REASONING: block["thinking"]})))
     if message.get("stop_reason"):
-        assembler.finish(0, finish_reason(message["stop_reason"]))
+        assembler.finish(0, finish_reason_from_stop(message["stop_reason"]))
     return assembler.result(
         usage_from_anthropic(message.get("usage") or {}),
         id=str(message.get("id") or ""),
@@ -118,7 +85,7 @@ class AnthropicStream:
         elif kind == "message_delta":
             stop_reason = event.get("delta", {}).get("stop_reason")
             if stop_reason:
-                self._assembler.finish(0, finish_reason(stop_reason))
+                self._assembler.finish(0, finish_reason_from_stop(stop_reason))
             self._merge_usage(event.get("usage"))
         elif kind == "message_stop":
             self.stopped = True

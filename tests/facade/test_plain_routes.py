@@ -1,36 +1,43 @@
-"""facade/plain_routes.py: the OpenAI routes answer through Starlette's plain routes, which
-sit in front of the FastAPI routes that document them, and behave as those did."""
+"""facade/plain_routes.py: the API's hot routes (OpenAI's and Anthropic's) answer through
+Starlette's plain routes, which sit in front of the FastAPI routes that document them, and
+behave as those did."""
 
 from __future__ import annotations
 
 import httpx
 from fastapi import FastAPI
 
+from facade.anthropic.routes import PREFIXES as ANTHROPIC_PREFIXES
 from facade.openai import PREFIXES
 from facade.plain_routes import PlainRoute
 
+OPENAI_ROUTES = (
+    ("/chat/completions", "POST"),
+    ("/completions", "POST"),
+    ("/embeddings", "POST"),
+    ("/models", "GET"),
+    ("/models/{model_id:path}", "GET"),
+)
+ANTHROPIC_ROUTES = (("/messages", "POST"), ("/messages/count_tokens", "POST"))
 
-def test_every_openai_route_is_served_plain_ahead_of_every_fastapi_route(app: FastAPI) -> None:
+
+def test_every_api_route_is_served_plain_ahead_of_every_fastapi_route(app: FastAPI) -> None:
     routes = app.router.routes
-    openai = [
+    api = [
         (index, route)
         for index, route in enumerate(routes)
-        if isinstance(route, PlainRoute) and route.path.startswith(PREFIXES)
+        if isinstance(route, PlainRoute) and route.path.startswith(("/v1", "/api/inference/"))
     ]
-    served = {(route.path, method) for _, route in openai for method in route.methods or ()}
+    served = {(route.path, method) for _, route in api for method in route.methods or ()}
     assert served == {
+        (prefix + path, method) for prefix in PREFIXES for path, method in OPENAI_ROUTES
+    } | {
         (prefix + path, method)
-        for prefix in PREFIXES
-        for path, method in (
-            ("/chat/completions", "POST"),
-            ("/completions", "POST"),
-            ("/embeddings", "POST"),
-            ("/models", "GET"),
-            ("/models/{model_id:path}", "GET"),
-        )
+        for prefix in ANTHROPIC_PREFIXES
+        for path, method in ANTHROPIC_ROUTES
     }
     first_fastapi = next(i for i, route in enumerate(routes) if not isinstance(route, PlainRoute))
-    assert all(index < first_fastapi for index, _ in openai)
+    assert all(index < first_fastapi for index, _ in api)
 
 
 def test_the_openapi_document_still_declares_them(app: FastAPI) -> None:

@@ -29,6 +29,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from core.providers.mock import MAX_EMBEDDING_DIMENSIONS
+from facade.anthropic.errors import error_kind
 from facade.app import create_app
 from facade.settings import FacadeSettings
 from gateway_client import GatewayClient
@@ -60,7 +61,13 @@ schema.config.generation.update(modes=list(GenerationMode))
 
 # A random model name stops at "unknown model"; half the bodies name a configured model
 # instead, so the fuzzing reaches core's router, the provider and the log writer.
-CONFIGURED = {"/chat/completions": "mock-main/echo", "/embeddings": "mock-main/embed"}
+CONFIGURED = {
+    "/chat/completions": "mock-main/echo",
+    "/completions": "mock-main/echo",
+    "/embeddings": "mock-main/embed",
+    "/messages": "mock-main/echo",
+    "/messages/count_tokens": "mock-main/echo",
+}
 METADATA_JSON = (
     st.dictionaries(
         st.text(st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]), max_size=8),
@@ -149,8 +156,23 @@ def _show(case: schemathesis.Case) -> str:
     return f"{case.method} {case.formatted_path} headers={case.headers} body={case.body!r:.300}"
 
 
-def _envelope_of(response: schemathesis.Response) -> dict[str, Any]:
+def assert_anthropic_envelope(status: int, body: Any) -> dict[str, Any]:
+    """Anthropic's error envelope with `status`'s type (facade/anthropic/errors.py)."""
+    assert body.keys() == {"type", "error"}, body
+    assert body["type"] == "error"
+    error: dict[str, Any] = body["error"]
+    assert error.keys() == {"type", "message"}, error
+    assert error["message"]
+    assert error["type"] == error_kind(status)
+    return error
+
+
+def _envelope_of(response: schemathesis.Response, path: str = "") -> dict[str, Any]:
     assert response.headers.get("content-type") == ["application/json"], response.headers
+    # The Messages routes answer Anthropic's envelope; a 405 or 431 comes from before any
+    # route, in OpenAI's.
+    if "/messages" in path and response.status_code not in (405, 431):
+        return assert_anthropic_envelope(response.status_code, response.json())
     return assert_envelope(response.status_code, response.json())
 
 
@@ -163,7 +185,7 @@ def test_with_the_admin_key_every_answer_is_documented_and_none_is_a_5xx(
     assert response.status_code < 500, (_show(case), response.text)
     case.validate_response(response, checks=CHECKS)
     if response.status_code >= 400:
-        _envelope_of(response)
+        _envelope_of(response, case.operation.path)
 
 
 @schema.parametrize()
@@ -190,7 +212,9 @@ def _assert_refused(case: schemathesis.Case, response: schemathesis.Response) ->
         assert _envelope_of(response)["code"] == "method_not_allowed"
         return
     assert response.status_code == 401, (_show(case), response.text)
-    assert _envelope_of(response)["code"] == "invalid_api_key"
+    error = _envelope_of(response, case.operation.path)
+    if "code" in error:  # OpenAI's envelope; Anthropic's has only the type checked above
+        assert error["code"] == "invalid_api_key"
 
 
 def test_the_gateway_serves_the_fuzzed_document_and_its_open_routes_need_no_key(
