@@ -1,9 +1,9 @@
 """Browser tests of the web console: Playwright's SYNC API driving Debian's chromium.
 
 Fixtures (helper modules: `seed.py` for the gateway and its traffic, `browsing.py` for pages):
-- `console_gateway` (session): a real `llm-gateway serve` process with seeded traffic;
+- `console_gateway` (package): a real `llm-gateway serve` process with seeded traffic;
   `.url`, `.admin_key`, `.user_key` (non-admin, alice), `.other_user_key` (bob), `.seeded`.
-- `browser` (session): headless Chromium from `shutil.which("chromium")`.
+- `browser` (package): headless Chromium from `shutil.which("chromium")`.
 - `signed_in(width, key=None, route="")`: a page at the console at 1280 or 390 x 900, signed
   in with the admin key (or `key`), its nav shown, at `route` (e.g. "/logs?model=m"; the
   default route, #/metrics, when empty).
@@ -49,7 +49,9 @@ def _skip_unless_in_process() -> None:
         pytest.skip("the web console is HTTP only: its browser tests run in the in-process pass")
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in this
+# thread while it is open, and every asyncio test collected after this package would fail.
+@pytest.fixture(scope="package")
 def console_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleGateway]:
     """`llm-gateway serve` (mock provider, SQLite), seeded with traffic."""
     _skip_unless_in_process()
@@ -74,7 +76,7 @@ def console_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Consol
         yield ConsoleGateway(served.http_url, ADMIN_KEY, user_key, other_key, seeded)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     """Headless Debian chromium (installed by scripts/install-test-tools.sh)."""
     _skip_unless_in_process()
