@@ -22,7 +22,8 @@ async def list_models(request: Request) -> Response:
 
 
 async def retrieve_model(request: Request) -> Response:
-    """One model by id; ids hold a `/` (`mock-main/echo`), so the route's parameter is a path.
+    """One model by id; ids hold a `/` (`<provider account>/<model>`), so the route's
+    parameter is a path.
 
     Answers from the same list core gives `GET /models`, so a key sees exactly the models it
     may call, and a model it may not is as unknown as one that does not exist.

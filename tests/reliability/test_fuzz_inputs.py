@@ -15,7 +15,6 @@ Bounded: a few hundred examples per property, derandomized, well under 20 s in a
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -555,10 +554,9 @@ def test_the_config_the_mutations_start_from_is_valid() -> None:
 def test_yaml_nested_deeper_than_python_recurses_is_a_config_error() -> None:
     # Found by the fuzzing: PyYAML builds nested collections recursively, and a RecursionError
     # used to escape parse_config, so `llm-gateway serve` died with a traceback.
-    started = time.monotonic()
+    # (pytest-timeout bounds it; a wall-clock assertion here failed on a busy machine.)
     with pytest.raises(ConfigError, match="nested too deeply"):
         parse_config("models: " + "[" * 5000 + "]" * 5000, source="deep.yaml")
-    assert time.monotonic() - started < 5
 
 
 def test_a_config_file_nested_too_deeply_is_a_config_error(tmp_path: Path) -> None:
