@@ -362,7 +362,9 @@ async def test_over_grpc_a_secret_as_log_id_is_not_echoed(gateway: RunningGatewa
 # --- 10. What answers without a key ------------------------------------------------------------
 
 
-def test_only_healthz_openapi_metrics_and_the_console_answer_without_a_key(http: httpx.Client) -> None:
+def test_only_healthz_openapi_metrics_and_the_console_answer_without_a_key(
+    http: httpx.Client,
+) -> None:
     schema = http.get("/openapi.json")
     assert schema.status_code == 200
     assert http.get("/healthz").status_code == 200
