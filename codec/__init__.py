@@ -33,6 +33,9 @@ from codec.embeddings import (
     embed_response_to_json,
 )
 from codec.errors import CodecError
+from codec.responses_request import ResponsesRequest, responses_request_from_json
+from codec.responses_response import response_from_chat_result
+from codec.responses_stream import ResponseEvents
 from codec.values import struct_from_dict, struct_to_dict, value_from_python, value_to_python
 
 __all__ = [
@@ -41,6 +44,8 @@ __all__ = [
     "CompletionRequest",
     "MessageEvents",
     "ParsedChunk",
+    "ResponseEvents",
+    "ResponsesRequest",
     "chat_params_from_anthropic",
     "chat_params_from_json",
     "chat_params_to_json",
@@ -60,6 +65,8 @@ __all__ = [
     "finish_reason_to_str",
     "message_from_chat_result",
     "parse_chunk_json",
+    "response_from_chat_result",
+    "responses_request_from_json",
     "struct_from_dict",
     "struct_to_dict",
     "too_deep",

@@ -19,7 +19,12 @@ from facade.codegen.schemas import CodegenRequest
 from facade.keys.schemas import CreateKeyRequest
 from facade.logs.schemas import LogQueryRequest
 from facade.metrics.schemas import MetricsQueryRequest
-from facade.openai.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
+from facade.openai.schemas import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    EmbeddingRequest,
+    ResponseRequest,
+)
 from facade.openapi import SCHEMA_REF
 
 __all__ = ["install_openapi"]
@@ -27,6 +32,7 @@ __all__ = ["install_openapi"]
 BODY_MODELS: tuple[type[BaseModel], ...] = (
     ChatCompletionRequest,
     CompletionRequest,
+    ResponseRequest,
     EmbeddingRequest,
     MessagesRequest,
     CountTokensRequest,

@@ -1,7 +1,8 @@
 """`POST /chat/completions`: one JSON answer, or an SSE stream byte-compatible with OpenAI's.
 
-Also the pieces every route served by the chat pipeline shares (facade/openai/completions.py):
-the unary call, the streamed answer with its in-band errors, the answer's headers.
+Also the pieces every route served by the chat pipeline shares (facade/openai/completions.py,
+facade/openai/responses.py): the unary call, the started stream, the streamed answer with its
+in-band errors, the answer's headers.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ __all__ = [
     "ChunkEncoder",
     "create_chat_completion",
     "json_answer",
+    "open_stream",
     "route",
     "stream_answer",
+    "stream_headers",
     "stream_options",
 ]
 
@@ -105,6 +108,19 @@ async def stream_answer(
     include_usage: bool,
 ) -> Response:
     """The streamed call of `params` as SSE, its events encoded by `encoder(info)`."""
+    stream, info = await open_stream(request, caller, params)
+    return EventStreamResponse(
+        _events(stream, encoder(info), include_usage=include_usage),
+        headers=stream_headers(info),
+        on_close=stream.cancel,
+    )
+
+
+async def open_stream(
+    request: Request, caller: CallerContext, params: chat_pb2.ChatParams
+) -> tuple[ChatStream, StreamInfo]:
+    """The streamed call of `params` through core, started: an early failure (a bad key, an
+    unknown model, a provider refusing) raises here, so it is a real HTTP error, not a 200."""
     stream = client_of(request).stream_route(
         params,
         metadata_json=caller.metadata_json,
@@ -113,19 +129,19 @@ async def stream_answer(
         timeout=settings_of(request).request_timeout_seconds,
     )
     try:
-        # Before the response exists, so an early failure is a real HTTP error, not a 200.
         info = await stream.start()
     except BaseException:
         stream.cancel()
         raise
-    return EventStreamResponse(
-        _events(stream, encoder(info), include_usage=include_usage),
-        headers={
-            **_answer_headers(info.headers, info.request_id, info.resolved_model),
-            "cache-control": "no-cache",
-        },
-        on_close=stream.cancel,
-    )
+    return stream, info
+
+
+def stream_headers(info: StreamInfo) -> dict[str, str]:
+    """The headers of a streamed answer: the call's, and no caching."""
+    return {
+        **_answer_headers(info.headers, info.request_id, info.resolved_model),
+        "cache-control": "no-cache",
+    }
 
 
 async def _events(

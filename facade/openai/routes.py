@@ -10,7 +10,13 @@ from facade.openai.chat import create_chat_completion
 from facade.openai.completions import create_completion
 from facade.openai.embeddings import create_embeddings
 from facade.openai.models import list_models, retrieve_model
-from facade.openai.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
+from facade.openai.responses import create_response
+from facade.openai.schemas import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    EmbeddingRequest,
+    ResponseRequest,
+)
 from facade.openapi import METADATA_HEADER, error_responses, json_body
 from facade.plain_routes import serve_plain
 
@@ -44,6 +50,21 @@ _COMPLETIONS = {
         "200": {
             "description": "The `text_completion`; with `stream: true`, server-sent chunks then "
             "`data: [DONE]` (an error after the first chunk arrives as an `error` event).",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    },
+}
+_RESPONSES = {
+    **json_body(
+        ResponseRequest,
+        description="OpenAI's Responses API request, served by the configured chat models.",
+    ),
+    "parameters": [METADATA_HEADER],
+    "responses": {
+        "200": {
+            "description": "The `response`; with `stream: true`, the Responses API's server-sent "
+            "events (`response.created` ... `response.completed`; a failure after the start is "
+            "`response.failed` with its `error`).",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         }
     },
@@ -83,6 +104,13 @@ def build_router() -> APIRouter:
         methods=["POST"],
         responses=_CALL_ERRORS,
         openapi_extra=_COMPLETIONS,
+    )
+    router.add_api_route(
+        "/responses",
+        create_response,
+        methods=["POST"],
+        responses=_CALL_ERRORS,
+        openapi_extra=_RESPONSES,
     )
     router.add_api_route(
         "/embeddings",

@@ -1,8 +1,8 @@
 """The OpenAI request bodies the gateway accepts, for the OpenAPI document only.
 
 Handlers never build these models (codec/ parses the JSON: no per-request pydantic); they
-describe what `codec.chat_params_from_json`, `codec.completion_request_from_json` and
-`codec.embed_request_from_json` accept. Fields
+describe what `codec.chat_params_from_json`, `codec.completion_request_from_json`,
+`codec.responses_request_from_json` and `codec.embed_request_from_json` accept. Fields
 are in the order of OpenAI's API reference. Every body allows extra keys: a field not listed
 here reaches the provider unchanged, so no request parameter is ever dropped.
 """
@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ChatCompletionRequest", "CompletionRequest", "EmbeddingRequest"]
+__all__ = ["ChatCompletionRequest", "CompletionRequest", "EmbeddingRequest", "ResponseRequest"]
 
 _Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 _T = TypeVar("_T")
@@ -193,6 +193,72 @@ class CompletionRequest(_Open):
     )
     temperature: float | None = Field(None, description="The provider checks its range.")
     top_p: float | None = None
+    user: str | None = None
+
+
+class ResponsesFunctionTool(_Open):
+    """A function the model may call (the Responses shape: no `function` wrapper)."""
+
+    type: Literal["function"] = Field(description="Built-in tools (web search...) answer 400.")
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = Field(None, description="A JSON schema.")
+    strict: bool | None = None
+
+
+class ResponsesInputItem(_Open):
+    """A `message` (`role`, `content`: a string or `input_text` / `input_image` /
+    `output_text` parts), `function_call` (`call_id`, `name`, `arguments`) or
+    `function_call_output` (`call_id`, `output`); other item types answer 400."""
+
+    type: str | None = Field(None, description="`message` when left out.")
+
+
+class ResponseRequest(_Open):
+    """`POST /responses`: OpenAI's Responses API request, served by the configured chat models.
+
+    Nothing is stored: `previous_response_id`, `conversation`, `prompt`, `background: true`,
+    `include`, `truncation: "auto"`, `reasoning.summary` and built-in tools answer 400.
+    """
+
+    model: str = Field(
+        min_length=1, description="`<provider account>/<model>` of a chat model, as configured."
+    )
+    input: str | _NonEmpty[ResponsesInputItem] = Field(
+        description="The user's text, or the conversation as items."
+    )
+    background: Literal[False] | None = Field(None, description="`true` answers 400.")
+    conversation: None = Field(None, description="Not supported: any value but null answers 400.")
+    include: Annotated[list[str], Field(max_length=0)] | None = Field(
+        None, description="Not supported: a non-empty list answers 400."
+    )
+    instructions: str | None = Field(None, description="A system message put first.")
+    max_output_tokens: int | None = Field(None, ge=1, description="The chat call's `max_tokens`.")
+    metadata: dict[str, str] | None = Field(None, description="Echoed in the response.")
+    parallel_tool_calls: bool | None = None
+    previous_response_id: None = Field(
+        None, description="Not supported yet (nothing is stored): any value but null answers 400."
+    )
+    prompt: None = Field(None, description="Not supported: any value but null answers 400.")
+    reasoning: dict[str, Any] | None = Field(
+        None, description="`effort` is passed on as chat's `reasoning_effort`; no `summary`."
+    )
+    store: bool | None = Field(None, description="Accepted; nothing is stored.")
+    stream: bool | None = Field(
+        None, description="Answer as the Responses API's server-sent events."
+    )
+    temperature: float | None = None
+    text: dict[str, Any] | None = Field(
+        None,
+        description="`format`: `text`, `json_object` or `json_schema` (`name`, `schema`, "
+        "`strict`).",
+    )
+    tool_choice: str | dict[str, Any] | None = Field(
+        None, description='`auto`, `none`, `required` or `{"type": "function", "name": ...}`.'
+    )
+    tools: list[ResponsesFunctionTool] | None = None
+    top_p: float | None = None
+    truncation: Literal["disabled"] | None = None
     user: str | None = None
 
 

@@ -15,7 +15,7 @@ import pytest
 import schemathesis
 from pydantic import ValidationError
 
-from codec import CodecError, completion_request_from_json
+from codec import CodecError, completion_request_from_json, responses_request_from_json
 from core.errors import InvalidRequest
 from core.identity.rules import normalize_subject
 from core.store.base import LOG_FIELDS
@@ -25,7 +25,12 @@ from facade.app import create_app
 from facade.keys.schemas import CreateKeyRequest
 from facade.logs.schemas import FILTER_FIELDS, LogQueryRequest
 from facade.metrics.schemas import GROUP_FIELDS, MetricsQueryRequest
-from facade.openai.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
+from facade.openai.schemas import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    EmbeddingRequest,
+    ResponseRequest,
+)
 from facade.settings import FacadeSettings
 from gateway.v1 import log_service_pb2, metrics_pb2
 from gateway_client import GatewayClient
@@ -33,6 +38,8 @@ from gateway_client import GatewayClient
 BODIES = {
     "/v1/chat/completions": ("ChatCompletionRequest", True),
     "/v1/completions": ("CompletionRequest", True),
+    "/v1/responses": ("ResponseRequest", True),
+    "/api/inference/openai/responses": ("ResponseRequest", True),
     "/v1/embeddings": ("EmbeddingRequest", True),
     "/api/svc/v1/keys": ("CreateKeyRequest", True),
     "/api/svc/v1/llm-gateway/requests": ("LogQueryRequest", False),
@@ -81,7 +88,7 @@ def test_the_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
     assert document["openapi"].startswith("3.1.")
     loaded = schemathesis.openapi.from_dict(document)
     loaded.validate()  # against the OpenAPI 3.1 meta-schema; raises when invalid
-    assert len(list(loaded.get_all_operations())) == len(operations(document)) == 27
+    assert len(list(loaded.get_all_operations())) == len(operations(document)) == 30
 
 
 def test_every_schema_reference_resolves(document: dict[str, Any]) -> None:
@@ -121,6 +128,7 @@ def test_only_the_routes_that_read_a_body_document_one(document: dict[str, Any])
         "/messages/count_tokens",
         "/chat/completions",
         "/completions",
+        "/responses",
         "/embeddings",
         "/api/svc/v1/keys",
         "/api/svc/v1/llm-gateway/requests",
@@ -159,14 +167,14 @@ def test_openai_calls_document_the_metadata_header_and_streaming(
 ) -> None:
     for method, path, operation in operations(document):
         names = [p["name"] for p in operation.get("parameters", []) if p["in"] == "header"]
-        is_call = path.endswith(("/completions", "/embeddings"))
+        is_call = path.endswith(("/completions", "/responses", "/embeddings"))
         expected = ["X-TFY-METADATA"] if is_call else []
         if path.endswith("/messages"):
             expected = ["x-api-key", "X-TFY-METADATA"]
         elif path.endswith("/messages/count_tokens"):
             expected = ["x-api-key"]
         assert names == expected, (method, path)
-        if path.endswith("/completions"):
+        if path.endswith(("/completions", "/responses")):
             assert set(operation["responses"]["200"]["content"]) == {
                 "application/json",
                 "text/event-stream",
@@ -298,4 +306,57 @@ def test_completion_fields_the_codec_refuses_are_documented_invalid(field: str, 
         CompletionRequest.model_validate({"model": "m", "prompt": "hi", field: value})
     with pytest.raises(CodecError) as caught:
         completion_request_from_json({"model": "m", "prompt": "hi", field: value})
+    assert caught.value.param == field
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"model": "m", "input": "hi"},
+        {
+            "model": "m",
+            "input": [
+                {"role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+                {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+                {"type": "function_call_output", "call_id": "c", "output": "ok"},
+            ],
+            "instructions": "be brief",
+            "tools": [{"type": "function", "name": "f", "parameters": {}, "strict": True}],
+            "tool_choice": {"type": "function", "name": "f"},
+            "text": {"format": {"type": "json_schema", "name": "x", "schema": {}}},
+            "max_output_tokens": 16,
+            "metadata": {"k": "v"},
+            "store": False,
+            "stream": True,
+            "truncation": "disabled",
+            "include": [],
+            "background": False,
+            "previous_response_id": None,
+            "mock": {"latency_ms": 1},  # not modeled: passes through
+        },
+    ],
+)
+def test_openai_sdk_response_bodies_are_valid_documented_bodies(body: dict[str, Any]) -> None:
+    ResponseRequest.model_validate(body)
+    responses_request_from_json(body)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("previous_response_id", "resp_1"),
+        ("background", True),
+        ("include", ["reasoning.encrypted_content"]),
+        ("conversation", "conv_1"),
+        ("prompt", {"id": "p"}),
+        ("truncation", "auto"),
+        ("input", []),
+        ("max_output_tokens", 0),
+    ],
+)
+def test_response_fields_the_codec_refuses_are_documented_invalid(field: str, value: Any) -> None:
+    with pytest.raises(ValidationError):
+        ResponseRequest.model_validate({"model": "m", "input": "hi", field: value})
+    with pytest.raises(CodecError) as caught:
+        responses_request_from_json({"model": "m", "input": "hi", field: value})
     assert caught.value.param == field

@@ -14,6 +14,7 @@ from facade.plain_routes import PlainRoute
 OPENAI_ROUTES = (
     ("/chat/completions", "POST"),
     ("/completions", "POST"),
+    ("/responses", "POST"),
     ("/embeddings", "POST"),
     ("/models", "GET"),
     ("/models/{model_id:path}", "GET"),
@@ -45,6 +46,7 @@ def test_the_openapi_document_still_declares_them(app: FastAPI) -> None:
     for prefix in PREFIXES:
         assert "requestBody" in paths[f"{prefix}/chat/completions"]["post"]
         assert "requestBody" in paths[f"{prefix}/completions"]["post"]
+        assert "requestBody" in paths[f"{prefix}/responses"]["post"]
         assert "get" in paths[f"{prefix}/models"]
 
 

@@ -64,6 +64,7 @@ schema.config.generation.update(modes=list(GenerationMode))
 CONFIGURED = {
     "/chat/completions": "mock-main/echo",
     "/completions": "mock-main/echo",
+    "/responses": "mock-main/echo",
     "/embeddings": "mock-main/embed",
     "/messages": "mock-main/echo",
     "/messages/count_tokens": "mock-main/echo",
