@@ -75,21 +75,37 @@ def test_an_error_core_reports_carries_the_id_of_its_log_record(tmp_path: Path) 
                 extra_body={"mock": {"status": 400, "message": "no"}},
             )
         with (
+            openai.OpenAI(base_url=url, api_key=key, max_retries=0) as sdk,
+            pytest.raises(openai.RateLimitError) as limited,
+        ):
+            sdk.chat.completions.create(
+                model="mock-main/echo",
+                messages=[{"role": "user", "content": "hi"}],
+                extra_body={"mock": {"status": 429, "retry_after": 7}},
+            )
+        with (
             openai.OpenAI(base_url=url, api_key="sk-wrong", max_retries=0) as wrong,
             pytest.raises(openai.AuthenticationError) as stranger,
         ):
             wrong.models.list()
     assert stranger.value.request_id is not None
+    assert limited.value.response.headers["retry-after"] == "7"
     log_id = refused.value.request_id
     assert log_id is not None
+    assert limited.value.request_id not in (None, log_id)
     # Stopping drained the log pipeline into the store; a new gateway over it reads it back.
     with run_gateway(MOCK_CONFIG, data_dir=tmp_path) as gateway:
-        record = httpx.get(
-            f"{gateway.http_url}/api/svc/v1/llm-gateway/requests/{log_id}",
-            headers={"authorization": f"Bearer {gateway.admin_key}"},
-        )
-    assert record.status_code == 200, record.text
-    assert record.json()["id"] == log_id
+        records = {
+            seen: httpx.get(
+                f"{gateway.http_url}/api/svc/v1/llm-gateway/requests/{seen}",
+                headers={"authorization": f"Bearer {gateway.admin_key}"},
+            )
+            for seen in (log_id, limited.value.request_id)
+        }
+    for seen, record in records.items():
+        assert record.status_code == 200, record.text
+        assert record.json()["id"] == seen
+    assert records[limited.value.request_id].json()["http_status"] == 429
 
 
 def test_the_callers_own_id_finds_the_record_of_its_newest_call(tmp_path: Path) -> None:
