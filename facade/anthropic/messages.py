@@ -4,7 +4,7 @@ logging and metrics unchanged."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
@@ -22,6 +22,7 @@ from facade.anthropic.sse import event
 from facade.disconnect import CLIENT_CLOSED, until_disconnected
 from facade.errors import FacadeError
 from facade.inputs import read_json_object
+from facade.openai.chat import json_answer, open_stream, route, stream_headers
 from facade.openai.sse import EventStreamResponse
 from facade.state import client_of, settings_of
 from gateway_client import ChatStream, GatewayError
@@ -34,56 +35,26 @@ _STREAM_CUT = "The stream ended before the answer was complete."
 @anthropic_errors
 async def create_message(request: Request) -> Response:
     """Runs a message through core; streams it when the body says `"stream": true`."""
-    settings = settings_of(request)
     caller = anthropic_caller(request)
-    body = await read_json_object(request, settings.max_body_bytes)
+    body = await read_json_object(request, settings_of(request).max_body_bytes)
     params = chat_params_from_anthropic(body)
-    streaming = _stream(body)
-    client = client_of(request)
-    if not streaming:
-        answer = await until_disconnected(
-            request,
-            client.route(
-                params,
-                metadata_json=caller.metadata_json,
-                api_key=caller.api_key,
-                request_id=caller.request_id,
-                timeout=settings.request_timeout_seconds,
-            ),
+    if _stream(body):
+        stream, info = await open_stream(request, caller, params)
+        events = MessageEvents(message_id=f"msg_{info.request_id}", model=info.resolved_model)
+        return EventStreamResponse(
+            _events(stream, events),
+            headers={**stream_headers(info), "request-id": info.request_id},
+            on_close=stream.cancel,
         )
-        if answer is None:
-            return Response(status_code=CLIENT_CLOSED)
-        message = message_from_chat_result(
-            answer.result, message_id=f"msg_{answer.request_id}", model=answer.resolved_model
-        )
-        return Response(
-            orjson.dumps(message),
-            media_type="application/json",
-            headers=_headers(answer.headers, answer.resolved_model, answer.request_id),
-        )
-
-    stream = client.stream_route(
-        params,
-        metadata_json=caller.metadata_json,
-        api_key=caller.api_key,
-        request_id=caller.request_id,
-        timeout=settings.request_timeout_seconds,
+    answer = await until_disconnected(request, route(request, caller, params))
+    if answer is None:
+        return Response(status_code=CLIENT_CLOSED)
+    message = message_from_chat_result(
+        answer.result, message_id=f"msg_{answer.request_id}", model=answer.resolved_model
     )
-    try:
-        # Before the response exists, so an early failure is a real HTTP error, not a 200.
-        info = await stream.start()
-    except BaseException:
-        stream.cancel()
-        raise
-    events = MessageEvents(message_id=f"msg_{info.request_id}", model=info.resolved_model)
-    return EventStreamResponse(
-        _events(stream, events),
-        headers={
-            **_headers(info.headers, info.resolved_model, info.request_id),
-            "cache-control": "no-cache",
-        },
-        on_close=stream.cancel,
-    )
+    response = json_answer(message, answer)
+    response.headers["request-id"] = answer.request_id  # what the Anthropic SDK reads
+    return response
 
 
 @anthropic_errors
@@ -126,15 +97,6 @@ async def _events(stream: ChatStream, events: MessageEvents) -> AsyncGenerator[b
         yield event("error", anthropic_error_body(err.http_status, err.message))
     finally:
         stream.cancel()
-
-
-def _headers(headers: Mapping[str, str], resolved_model: str, request_id: str) -> dict[str, str]:
-    return {
-        **headers,
-        "x-tfy-resolved-model": resolved_model,
-        "x-request-id": request_id,
-        "request-id": request_id,
-    }
 
 
 def _stream(body: dict[str, Any]) -> bool:
