@@ -15,11 +15,9 @@ import orjson
 import pytest
 from fastapi import FastAPI
 
-from facade.app import create_app
 from facade.settings import FacadeSettings
-from gateway_client import GatewayClient
 from tests.clients.fake_core import FakeCore
-from tests.facade.conftest import API_KEY
+from tests.facade.conftest import API_KEY, facade_app, facade_http
 from tests.facade.envelope import CHAT, USER, error_of
 
 LIMIT = 64 * 1024
@@ -30,19 +28,13 @@ BIG = f"big/{2 * LIMIT}"
 async def small_app(core_server: tuple[FakeCore, str]) -> AsyncIterator[FastAPI]:
     # The body cap is above the message limit on purpose: the hop itself must answer 413.
     settings = FacadeSettings(max_body_bytes=4 * LIMIT, request_timeout_seconds=10)
-    built = create_app(settings, GatewayClient(core_server[1], max_message_bytes=LIMIT))
-    async with built.router.lifespan_context(built):
+    async with facade_app(core_server[1], settings, max_message_bytes=LIMIT) as built:
         yield built
 
 
 @pytest.fixture
 async def small_http(small_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(small_app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(
-        transport=transport,
-        base_url="http://facade.test",
-        headers={"authorization": f"Bearer {API_KEY}"},
-    ) as client:
+    async with facade_http(small_app) as client:
         yield client
 
 
