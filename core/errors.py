@@ -131,6 +131,22 @@ class KeyNotFound(GatewayError):
     reason = "key_not_found"
 
 
+class ResponseNotFound(GatewayError):
+    """No stored response with this id belongs to the caller."""
+
+    grpc_code = grpc.StatusCode.NOT_FOUND
+    http_status = 404
+    reason = "response_not_found"
+
+
+class ResponseExists(GatewayError):
+    """A stored response already has this id."""
+
+    grpc_code = grpc.StatusCode.ALREADY_EXISTS
+    http_status = 409
+    reason = "response_exists"
+
+
 class PayloadTooLarge(GatewayError):
     """The request body is over the configured limit."""
 

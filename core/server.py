@@ -34,6 +34,7 @@ from core.router.snapshot import LiveModelIds, SnapshotSource
 from core.servicers.keys import KeyServicer
 from core.servicers.logs import LogServicer, LogSink
 from core.servicers.metrics import MetricsServicer
+from core.servicers.responses import ResponseServicer
 from core.servicers.route import RouteServicer
 from core.store.base import Store
 from core.usage.engine import MetricsEngine
@@ -45,6 +46,8 @@ from gateway.v1 import (
     log_service_pb2_grpc,
     metrics_service_pb2,
     metrics_service_pb2_grpc,
+    response_service_pb2,
+    response_service_pb2_grpc,
     route_service_pb2,
     route_service_pb2_grpc,
 )
@@ -54,6 +57,7 @@ SERVICE_NAMES = (
     log_service_pb2.DESCRIPTOR.services_by_name["LogService"].full_name,
     metrics_service_pb2.DESCRIPTOR.services_by_name["MetricsService"].full_name,
     key_service_pb2.DESCRIPTOR.services_by_name["KeyService"].full_name,
+    response_service_pb2.DESCRIPTOR.services_by_name["ResponseService"].full_name,
 )
 
 
@@ -175,6 +179,9 @@ def build_core(
     )
     engine = MetricsEngine(store, rollups, raw_window_ms=int(raw_window_hours * HOUR_MS))
     metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(MetricsServicer(engine), services)
+    response_service_pb2_grpc.add_ResponseServiceServicer_to_server(
+        ResponseServicer(store), services
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, services)
     reflection.enable_server_reflection(

@@ -1,4 +1,5 @@
-"""Deletes log records older than the configured age, in bounded batches, in the background.
+"""Deletes log records, and stored Responses API responses, older than the configured age,
+in bounded batches, in the background.
 
 The cutoff is rounded down to a UTC day: the store then deletes metrics rollups up to the
 same instant (whole minute, hour and day rows only), so records and rollups always cover the
@@ -51,6 +52,14 @@ class Retention:
                 break
         if total:
             log.info("retention: deleted %d log records older than %d ms", total, cutoff)
+        responses = 0
+        while True:
+            deleted = await self._store.delete_responses_before(cutoff, batch_size=self._batch_size)
+            responses += deleted
+            if deleted < self._batch_size:
+                break
+        if responses:
+            log.info("retention: deleted %d stored responses older than %d ms", responses, cutoff)
         return total
 
     def start(self) -> None:

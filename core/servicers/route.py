@@ -58,7 +58,7 @@ class RouteServicer(pb_grpc.RouteServiceServicer):
                 await run.aclose()
             if result is None:
                 raise InternalError(f"{run.resolved_model}: provider returned no result")
-            await context.send_initial_metadata(_with_request_id(run.headers()))
+            await context.send_initial_metadata(_identified(call, run.headers()))
             return pb.RouteResponse(result=result)
         except BaseException as error:
             _report(trace, error)
@@ -81,7 +81,7 @@ class RouteServicer(pb_grpc.RouteServiceServicer):
                 # failure before it (after every retry and fallback) is a plain error status
                 # (an HTTP error for facade callers), never a broken stream.
                 event = await anext(events, None)
-                await context.send_initial_metadata(_with_request_id(run.headers()))
+                await context.send_initial_metadata(_identified(call, run.headers()))
                 if event is not None:
                     for message in _messages([event], trace, batched=False):
                         yield message
@@ -122,7 +122,7 @@ class RouteServicer(pb_grpc.RouteServiceServicer):
         trace = self._recorder.embed(call, request)
         try:
             outcome = await self._router.embed(request, call, trace, deadline=_deadline(context))
-            await context.send_initial_metadata(_with_request_id(outcome.headers))
+            await context.send_initial_metadata(_identified(call, outcome.headers))
             return outcome.response
         except BaseException as error:
             _report(trace, error)
@@ -190,5 +190,12 @@ def _report(trace: CallTrace, error: BaseException) -> None:
         trace.failed(InternalError("internal error"))
 
 
-def _with_request_id(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
-    return (("x-request-id", current_request_id()), *headers)
+LOG_ID_KEY = "x-tfy-log-id"
+"""The id of the call's log record: the request id, or for a caller's own `x-request-id`,
+`<that id>.<suffix>` (callers reuse ids; each call has its own record)."""
+
+
+def _identified(
+    call: CallContext, headers: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, str], ...]:
+    return (("x-request-id", call.request_id), (LOG_ID_KEY, call.log_id), *headers)

@@ -65,6 +65,17 @@ class ApiKeyRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredResponseRecord:
+    """A stored Responses API response, owned by the key that made it."""
+
+    id: str
+    key_id: str
+    created_at: int  # epoch ms
+    body: bytes
+    """The serialized `gateway.v1.StoredResponse`: stores keep it opaque, byte for byte."""
+
+
+@dataclass(frozen=True, slots=True)
 class Attempt:
     """One upstream attempt of a call."""
 
@@ -236,6 +247,22 @@ class Store(Protocol):
 
     async def touch_keys(self, last_used: Mapping[str, int]) -> None:
         """Sets `last_used_at` (epoch ms) of several keys at once."""
+        ...
+
+    # --- stored responses (the Responses API's `previous_response_id`)
+    async def insert_response(self, response: StoredResponseRecord) -> bool:
+        """Stores a response; False (and nothing changed) when its id is taken."""
+        ...
+
+    async def get_response(self, response_id: str) -> StoredResponseRecord | None: ...
+
+    async def delete_response(self, response_id: str) -> bool:
+        """Deletes a response; False when there was none with that id."""
+        ...
+
+    async def delete_responses_before(self, created_before: int, *, batch_size: int) -> int:
+        """Deletes at most `batch_size` responses older than `created_before` (ms); returns
+        how many went."""
         ...
 
     # --- request logs

@@ -18,7 +18,7 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from core.store import mongo_rollups
 from core.store.base import (
@@ -29,6 +29,7 @@ from core.store.base import (
     LogScope,
     MetricsReader,
     RollupRow,
+    StoredResponseRecord,
     id_prefix_bounds,
 )
 from core.store.documents import key_document, key_record, log_document, log_record
@@ -108,6 +109,10 @@ class MongoStore:
     def _rollup_sets(self) -> MongoCollection:
         return self._opened()[3]
 
+    @property
+    def _responses(self) -> MongoCollection:
+        return self._opened()[4]
+
     def _opened(self) -> tuple[MongoCollection, ...]:
         if self._collections is None:
             raise RuntimeError("MongoStore is not open")
@@ -118,7 +123,14 @@ class MongoStore:
             options = client_options(self._uri, self._server_selection_timeout)
             self._client = AsyncMongoClient[dict[str, Any]](self._uri, **options)
         db = self._client[self._database]
-        self._collections = (db["logs"], db["api_keys"], db["rollups"], db["rollup_sets"])
+        self._collections = (
+            db["logs"],
+            db["api_keys"],
+            db["rollups"],
+            db["rollup_sets"],
+            db["responses"],
+        )
+        await self._responses.create_index([("created_at", ASCENDING)], name="created_at")
         await self._keys.create_index([("digest", ASCENDING)], unique=True, name="digest")
         await self._keys.create_index(
             [("subject", ASCENDING), ("created_at", DESCENDING)], name="subject_created_at"
@@ -224,6 +236,46 @@ class MongoStore:
         )
         docs, total = await asyncio.gather(cursor.to_list(), self._logs.count_documents(flt))
         return LogPage(records=[log_record(doc) for doc in docs], total=total)
+
+    # --- stored responses
+    async def insert_response(self, response: StoredResponseRecord) -> bool:
+        document = {
+            "_id": response.id,
+            "key_id": response.key_id,
+            "created_at": response.created_at,
+            "body": response.body,
+        }
+        try:
+            await self._responses.insert_one(document)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def get_response(self, response_id: str) -> StoredResponseRecord | None:
+        doc = await self._responses.find_one({"_id": response_id})
+        if doc is None:
+            return None
+        return StoredResponseRecord(
+            id=doc["_id"], key_id=doc["key_id"], created_at=doc["created_at"], body=doc["body"]
+        )
+
+    async def delete_response(self, response_id: str) -> bool:
+        result = await self._responses.delete_one({"_id": response_id})
+        return int(result.deleted_count) == 1
+
+    async def delete_responses_before(self, created_before: int, *, batch_size: int) -> int:
+        if batch_size <= 0:
+            return 0
+        cursor = (
+            self._responses.find({"created_at": {"$lt": created_before}}, {"_id": 1})
+            .sort([("created_at", ASCENDING)])
+            .limit(batch_size)
+        )
+        ids = [doc["_id"] async for doc in cursor]
+        if not ids:
+            return 0
+        result = await self._responses.delete_many({"_id": {"$in": ids}})
+        return int(result.deleted_count)
 
     async def get_log(self, log_id: str, scope: LogScope | None = None) -> LogRecord | None:
         flt: dict[str, Any] = {"_id": log_id}

@@ -38,6 +38,7 @@ from core.store.base import (
     LogScope,
     MetricsReader,
     RollupRow,
+    StoredResponseRecord,
     id_prefix_bounds,
 )
 from core.store.sqlite_schema import (
@@ -442,6 +443,34 @@ def _touch_keys(conn: sqlite3.Connection, last_used: Mapping[str, int]) -> None:
         )
 
 
+def _insert_response(conn: sqlite3.Connection, response: StoredResponseRecord) -> bool:
+    cursor = conn.execute(
+        "INSERT OR IGNORE INTO responses (id, key_id, created_at, body) VALUES (?, ?, ?, ?)",
+        (response.id, response.key_id, response.created_at, response.body),
+    )
+    return cursor.rowcount == 1
+
+
+def _get_response(conn: sqlite3.Connection, response_id: str) -> StoredResponseRecord | None:
+    row = conn.execute(
+        "SELECT id, key_id, created_at, body FROM responses WHERE id = ?", (response_id,)
+    ).fetchone()
+    return None if row is None else StoredResponseRecord(row[0], row[1], row[2], bytes(row[3]))
+
+
+def _delete_response(conn: sqlite3.Connection, response_id: str) -> bool:
+    return conn.execute("DELETE FROM responses WHERE id = ?", (response_id,)).rowcount == 1
+
+
+def _delete_responses_before(conn: sqlite3.Connection, created_before: int, limit: int) -> int:
+    cursor = conn.execute(
+        "DELETE FROM responses WHERE id IN (SELECT id FROM responses WHERE created_at < ? "
+        "ORDER BY created_at LIMIT ?)",
+        (created_before, limit),
+    )
+    return cursor.rowcount
+
+
 class _Lanes:
     def __init__(self, rollups: Rollups | None, now_ms: Callable[[], int]) -> None:
         self.keys = _Lane("sqlite-keys")
@@ -577,6 +606,23 @@ class SqliteStore:
     async def touch_keys(self, last_used: Mapping[str, int]) -> None:
         if last_used:
             await self._open_lanes().keys.run(_touch_keys, dict(last_used))
+
+    # --- stored responses: written on the key lane (a caller waits), read on the read lane
+    async def insert_response(self, response: StoredResponseRecord) -> bool:
+        return await self._open_lanes().keys.run(_insert_response, response)
+
+    async def get_response(self, response_id: str) -> StoredResponseRecord | None:
+        return await self._open_lanes().reads.run(_get_response, response_id)
+
+    async def delete_response(self, response_id: str) -> bool:
+        return await self._open_lanes().keys.run(_delete_response, response_id)
+
+    async def delete_responses_before(self, created_before: int, *, batch_size: int) -> int:
+        if batch_size <= 0:
+            return 0
+        # Nobody waits for retention: on the background log lane, like old records.
+        lanes = self._open_lanes()
+        return await lanes.logs.run(_delete_responses_before, created_before, batch_size)
 
     # --- request logs
     async def insert_logs(self, records: Sequence[LogRecord]) -> None:

@@ -31,7 +31,7 @@ from core.store.base import ApiKeyRecord, Attempt, LogRecord
 from core.store.sqlite_rollups import SCHEMA as ROLLUP_SCHEMA
 from core.usage.rollup import HOUR_MS, MINUTE_MS
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Widths of the count buckets in `log_counts`, in ms: a bucket's `start` is a multiple of its
 # `span`. Dimensions: every record (value ''), and per subject (value = the subject).
@@ -170,6 +170,15 @@ MIGRATIONS: tuple[str, ...] = (
     f"""
     ALTER TABLE logs ADD COLUMN upstream_ms REAL;
     {ROLLUP_SCHEMA}
+    """,
+    """
+    CREATE TABLE responses (
+        id TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        body BLOB NOT NULL
+    );
+    CREATE INDEX responses_created ON responses (created_at);
     """,
 )
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from core.logs import Retention
-from core.store.base import Store
+from core.store.base import Store, StoredResponseRecord
 from core.store.sqlite import SqliteStore
 from core.usage.rollup import DAY_MS
 from tests.logs.conftest import all_records
@@ -57,3 +57,14 @@ async def test_background_task_runs_at_start_and_stops(sqlite_store: SqliteStore
     await counting.called.wait()  # the first round starts at once
     await retention.stop()
     assert len(await all_records(sqlite_store)) == 1
+
+
+async def test_old_stored_responses_go_with_old_records(sqlite_store: SqliteStore) -> None:
+    for i, age in enumerate([40, 40, 31, 29, 1]):
+        await sqlite_store.insert_response(
+            StoredResponseRecord(f"resp_{i}", "k1", NOW - int(age * DAY_MS), b"{}")
+        )
+    retention = Retention(sqlite_store, max_age_days=30, batch_size=2, now_ms=lambda: NOW)
+    await retention.run_once()
+    kept = [i for i in range(5) if await sqlite_store.get_response(f"resp_{i}") is not None]
+    assert kept == [3, 4]

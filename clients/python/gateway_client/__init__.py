@@ -41,6 +41,7 @@ from ._errors import (
 from ._keys import KeysClient
 from ._logs import LogsClient, log_filter, log_sort
 from ._metrics import MetricsClient
+from ._responses import ResponsesClient
 from ._stream import ChatStream, StreamInfo
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "RateLimitError",
     "RequestTooLargeError",
     "ResponseTooLargeError",
+    "ResponsesClient",
     "RouteResult",
     "StreamInfo",
     "UnimplementedError",

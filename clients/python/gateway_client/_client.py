@@ -14,7 +14,7 @@ import grpc
 from gateway.v1 import chat_pb2, route_service_pb2, route_service_pb2_grpc
 
 from ._errors import AuthenticationError, InvalidRequestError, from_rpc_error
-from ._stream import REQUEST_ID_KEY, RESOLVED_MODEL_KEY, ChatStream, response_headers
+from ._stream import LOG_ID_KEY, REQUEST_ID_KEY, RESOLVED_MODEL_KEY, ChatStream, response_headers
 
 METADATA_JSON_KEY = "x-tfy-metadata-bin"
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ._keys import KeysClient
     from ._logs import LogsClient
     from ._metrics import MetricsClient
+    from ._responses import ResponsesClient
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
@@ -66,6 +67,12 @@ class RouteResult:
     resolved_model: str
     headers: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def log_id(self) -> str:
+        """The id of the call's log record (`x-tfy-log-id`): the request id, or for a
+        caller's own `x-request-id`, `<that id>.<suffix>` (each call has its own record)."""
+        return self.headers.get(LOG_ID_KEY, self.request_id)
+
 
 @dataclass(frozen=True, slots=True)
 class EmbedResult:
@@ -80,6 +87,12 @@ class EmbedResult:
     response: route_service_pb2.EmbedResponse
     request_id: str
     headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def log_id(self) -> str:
+        """The id of the call's log record (`x-tfy-log-id`): the request id, or for a
+        caller's own `x-request-id`, `<that id>.<suffix>` (each call has its own record)."""
+        return self.headers.get(LOG_ID_KEY, self.request_id)
 
 
 @contextmanager
@@ -351,6 +364,13 @@ class GatewayClient:
         from ._logs import LogsClient  # _logs builds on this module
 
         return LogsClient(self)
+
+    @property
+    def responses(self) -> ResponsesClient:
+        """Stored Responses API responses (`ResponseService`): `store`, `get`, `delete`."""
+        from ._responses import ResponsesClient  # _responses builds on this module
+
+        return ResponsesClient(self)
 
     def _route_stub(self) -> route_service_pb2_grpc.RouteServiceAsyncStub:
         if self._stub is None:

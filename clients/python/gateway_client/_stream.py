@@ -18,6 +18,7 @@ __all__ = ["ChatStream", "StreamInfo"]
 
 REQUEST_ID_KEY = "x-request-id"
 RESOLVED_MODEL_KEY = "x-tfy-resolved-model"
+LOG_ID_KEY = "x-tfy-log-id"
 _HEADER_PREFIXES = ("x-tfy-", "x-ratelimit-")
 
 
@@ -51,6 +52,11 @@ class StreamInfo:
     request_id: str
     resolved_model: str
     headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def log_id(self) -> str:
+        """The id of the call's log record (`x-tfy-log-id`)."""
+        return self.headers.get(LOG_ID_KEY, self.request_id)
 
 
 class ChatStream:
