@@ -6,7 +6,9 @@ stores: one way into ChatParams for every wire format. `input` items become chat
 order (codec/responses_input.py). Features a chat model cannot serve are refused, never
 dropped (`UNSUPPORTED_FIELDS`, built-in tools, file inputs, reasoning summaries); unknown
 top-level keys travel in the extras, as on the chat route. `reasoning.effort` becomes chat's
-`reasoning_effort`; `max_tool_calls` (a bound on built-in tools) and `store` are accepted.
+`reasoning_effort`; `max_tool_calls` (a bound on built-in tools) is accepted.
+`previous_response_id` and `store` are read here and acted on by the caller: the stored
+conversation goes between the instructions and the new input (`with_history`).
 """
 
 from __future__ import annotations
@@ -24,8 +26,6 @@ from gateway.v1 import chat_pb2
 __all__ = ["UNSUPPORTED_FIELDS", "ResponsesRequest", "responses_request_from_json"]
 
 UNSUPPORTED_FIELDS = {
-    "previous_response_id": "stored responses are not supported by this gateway yet; send "
-    "the whole conversation in `input`",
     "conversation": "conversations are not supported by this gateway; send the whole "
     "conversation in `input`",
     "prompt": "stored prompts are not supported by this gateway",
@@ -38,6 +38,7 @@ UNSUPPORTED_FIELDS = {
 _MODELED = frozenset(
     {
         *UNSUPPORTED_FIELDS,
+        "previous_response_id",
         "model",
         "input",
         "instructions",
@@ -71,6 +72,26 @@ class ResponsesRequest:
     echo: dict[str, Any]
     """The request's settings as a `response` object repeats them (`instructions`, `tools`,
     `tool_choice`, `text`, `metadata`, ...), defaults filled in."""
+    previous_response_id: str | None = None
+    """The stored response this one continues."""
+    store: bool = True
+    """Whether the response is stored for a later `previous_response_id` (OpenAI's default)."""
+    instruction_messages: int = 0
+    """How many of `params.messages` come from `instructions` (they lead the list)."""
+
+    def input_messages(self) -> list[chat_pb2.Message]:
+        """The messages of this request's `input` (its instructions left out)."""
+        return list(self.params.messages[self.instruction_messages :])
+
+    def with_history(self, history: list[chat_pb2.Message]) -> chat_pb2.ChatParams:
+        """The chat request with a stored conversation between instructions and input."""
+        params = chat_pb2.ChatParams()
+        params.CopyFrom(self.params)
+        del params.messages[:]
+        params.messages.extend(self.params.messages[: self.instruction_messages])
+        params.messages.extend(history)
+        params.messages.extend(self.input_messages())
+        return params
 
 
 @rejects_surrogates
@@ -84,6 +105,9 @@ def responses_request_from_json(body: Mapping[str, Any]) -> ResponsesRequest:
         raise CodecError("`model` is required", "model")
     chat: dict[str, Any] = {"model": as_str(model, "", "model")}
     messages = _instructions(body.get("instructions"))
+    instruction_messages = len(messages)
+    previous = _previous_response_id(body.get("previous_response_id"))
+    store = True if body.get("store") is None else as_bool(body["store"], "", "store")
     messages.extend(messages_from_input(body.get("input")))
     chat["messages"] = messages
     raw_tools = [] if body.get("tools") is None else as_list(body["tools"], "", "tools")
@@ -112,7 +136,7 @@ def responses_request_from_json(body: Mapping[str, Any]) -> ResponsesRequest:
         "max_tool_calls": _max_tool_calls(body.get("max_tool_calls")),
         "metadata": metadata,
         "parallel_tool_calls": True if parallel is None else parallel,
-        "previous_response_id": None,
+        "previous_response_id": previous,
         "reasoning": reasoning,
         "temperature": body.get("temperature"),
         "text": text,
@@ -122,7 +146,22 @@ def responses_request_from_json(body: Mapping[str, Any]) -> ResponsesRequest:
         "truncation": "disabled",
         "user": body.get("user"),
     }
-    return ResponsesRequest(params=chat_params_from_json(chat), echo=echo)
+    return ResponsesRequest(
+        params=chat_params_from_json(chat),
+        echo=echo,
+        previous_response_id=previous,
+        store=store,
+        instruction_messages=instruction_messages,
+    )
+
+
+def _previous_response_id(value: Any) -> str | None:
+    if value is None:
+        return None
+    response_id = as_str(value, "", "previous_response_id")
+    if not response_id:
+        raise CodecError("`previous_response_id` must not be empty", "previous_response_id")
+    return response_id
 
 
 def _refuse_unsupported(body: Mapping[str, Any]) -> None:

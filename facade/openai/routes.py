@@ -17,6 +17,7 @@ from facade.openai.schemas import (
     EmbeddingRequest,
     ResponseRequest,
 )
+from facade.openai.stored_responses import delete_response, retrieve_response
 from facade.openapi import METADATA_HEADER, error_responses, json_body
 from facade.plain_routes import serve_plain
 
@@ -88,6 +89,20 @@ _MODEL = {
 }
 
 
+_STORED_RESPONSE = {
+    "parameters": [
+        {
+            "name": "response_id",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "A response id (`resp_...`) that this key's `POST /responses` "
+            "returned and stored.",
+        }
+    ]
+}
+
+
 def build_router() -> APIRouter:
     """A fresh router with the OpenAI routes."""
     router = APIRouter(tags=["openai"], responses=error_responses(401, 500))
@@ -111,6 +126,20 @@ def build_router() -> APIRouter:
         methods=["POST"],
         responses=_CALL_ERRORS,
         openapi_extra=_RESPONSES,
+    )
+    router.add_api_route(
+        "/responses/{response_id}",
+        retrieve_response,
+        methods=["GET"],
+        responses=error_responses(400, 404),
+        openapi_extra=_STORED_RESPONSE,
+    )
+    router.add_api_route(
+        "/responses/{response_id}",
+        delete_response,
+        methods=["DELETE"],
+        responses=error_responses(400, 404),
+        openapi_extra=_STORED_RESPONSE,
     )
     router.add_api_route(
         "/embeddings",

@@ -217,8 +217,9 @@ class ResponsesInputItem(_Open):
 class ResponseRequest(_Open):
     """`POST /responses`: OpenAI's Responses API request, served by the configured chat models.
 
-    Nothing is stored: `previous_response_id`, `conversation`, `prompt`, `background: true`,
-    `include`, `truncation: "auto"`, `reasoning.summary` and built-in tools answer 400.
+    Responses are stored (unless `store: false`) so that `previous_response_id` can continue
+    from them; `conversation`, `prompt`, `background: true`, `include`, `truncation: "auto"`,
+    `reasoning.summary` and built-in tools answer 400.
     """
 
     model: str = Field(
@@ -236,14 +237,22 @@ class ResponseRequest(_Open):
     max_output_tokens: int | None = Field(None, ge=1, description="The chat call's `max_tokens`.")
     metadata: dict[str, str] | None = Field(None, description="Echoed in the response.")
     parallel_tool_calls: bool | None = None
-    previous_response_id: None = Field(
-        None, description="Not supported yet (nothing is stored): any value but null answers 400."
+    previous_response_id: str | None = Field(
+        None,
+        min_length=1,
+        description="Continue from a response this key stored: its conversation goes between "
+        "these `instructions` (the previous ones are not carried over) and this `input`. An "
+        "unknown id answers 400 `previous_response_not_found`.",
     )
     prompt: None = Field(None, description="Not supported: any value but null answers 400.")
     reasoning: dict[str, Any] | None = Field(
         None, description="`effort` is passed on as chat's `reasoning_effort`; no `summary`."
     )
-    store: bool | None = Field(None, description="Accepted; nothing is stored.")
+    store: bool | None = Field(
+        None,
+        description="Whether to store the response for `previous_response_id` and "
+        "`GET /responses/{id}` (default true); stored responses age out with the logs.",
+    )
     stream: bool | None = Field(
         None, description="Answer as the Responses API's server-sent events."
     )

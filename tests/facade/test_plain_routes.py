@@ -15,6 +15,8 @@ OPENAI_ROUTES = (
     ("/chat/completions", "POST"),
     ("/completions", "POST"),
     ("/responses", "POST"),
+    ("/responses/{response_id}", "GET"),
+    ("/responses/{response_id}", "DELETE"),
     ("/embeddings", "POST"),
     ("/models", "GET"),
     ("/models/{model_id:path}", "GET"),

@@ -76,8 +76,11 @@ def test_a_string_input_under_every_base_url(gateway: RunningGateway, suffix: st
             extra_headers={"x-request-id": "resp-1"},
         )
     response = raw.parse()
+    # The caller's id is reused by retries: the record's own id (`<id>.<suffix>`) names it.
+    log_id = raw.headers["x-tfy-log-id"]
+    assert log_id.startswith("resp-1.")
     assert (response.id, response.object, response.status) == (
-        "resp_resp-1",
+        f"resp_{log_id}",
         "response",
         "completed",
     )
@@ -86,7 +89,7 @@ def test_a_string_input_under_every_base_url(gateway: RunningGateway, suffix: st
     assert response.output_text == "hello from the sdk"
     (message,) = response.output
     assert message.type == "message"
-    assert (message.role, message.status, message.id) == ("assistant", "completed", "msg_resp-1")
+    assert (message.role, message.status, message.id) == ("assistant", "completed", f"msg_{log_id}")
     (part,) = message.content
     assert part.type == "output_text"
     assert part.annotations == []
@@ -335,7 +338,9 @@ def test_a_stream_cut_ends_with_response_failed(sdk: openai.OpenAI) -> None:
         ({"conversation": "conv_1"}, "conversation"),
         ({"truncation": "auto"}, "truncation"),
         ({"prompt": {"id": "pmpt_1"}}, "prompt"),
-        ({"previous_response_id": "resp_1"}, "previous_response_id"),
+        ({"previous_response_id": ""}, "previous_response_id"),
+        ({"previous_response_id": 7}, "previous_response_id"),
+        ({"store": "yes"}, "store"),
         (
             {"input": [{"role": "user", "content": [{"type": "input_file", "file_id": "f"}]}]},
             "input[0].content[0].type",
