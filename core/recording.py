@@ -30,6 +30,8 @@ class CallContext:
     stream: bool
     created_at: int  # epoch ms
     started_ns: int  # time.perf_counter_ns() at arrival, for latencies
+    api: str = "grpc"
+    """The API the call came in through (core/inbound.py)."""
 
 
 class CallTrace(Protocol):

@@ -27,10 +27,14 @@ class CallerContext:
     request_id: str | None
     metadata_json: bytes | None
     """`X-TFY-METADATA` as received; core parses and checks it (one rule, in core)."""
+    api: str | None = None
+    """The HTTP API the call came in through (`chat.completions`, `responses`, ...), which
+    core records in the call's log record; None for routes that make no LLM call."""
 
 
-def caller_context(request: Request) -> CallerContext:
-    """Reads the bearer key, `x-request-id` and `X-TFY-METADATA` (core checks key and metadata)."""
+def caller_context(request: Request, api: str | None = None) -> CallerContext:
+    """Reads the bearer key, `x-request-id` and `X-TFY-METADATA` (core checks key and
+    metadata); `api` names the HTTP API of a route that makes an LLM call."""
     headers = request.headers
     metadata = headers.get(METADATA_HEADER)
     return CallerContext(
@@ -38,6 +42,7 @@ def caller_context(request: Request) -> CallerContext:
         request_id=usable_request_id(headers.get("x-request-id")),
         # Starlette decodes header bytes as latin-1: encoding them back gives them unchanged.
         metadata_json=metadata.encode("latin-1") if metadata else None,
+        api=api,
     )
 
 

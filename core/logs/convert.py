@@ -14,6 +14,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from codec import struct_to_dict
 from core.errors import InvalidRequest
+from core.inbound import check_api_name
 from core.metadata import check_metadata
 from core.store.base import Attempt, LogRecord
 from core.usage.totals import MAX_COST, MAX_TOKENS
@@ -49,6 +50,7 @@ def record_to_entry(record: LogRecord) -> log_pb2.LogEntry:
         key_id=record.key_id,
         metadata=record.metadata,
         stream=record.stream,
+        api=record.api,
         status=_STATUS_TO_PROTO.get(record.status, log_pb2.LOG_STATUS_UNSPECIFIED),
         error_reason=record.error_code,
         error_message=record.error_message,
@@ -87,6 +89,7 @@ def entry_to_record(entry: log_pb2.LogEntry) -> LogRecord:
         status=status,
         http_status=entry.http_status,
         stream=entry.stream,
+        api=entry.api,
         latency_ms=ms_from_duration(entry.latency),
         teams=tuple(entry.teams),
         metadata=dict(entry.metadata),
@@ -167,6 +170,8 @@ def check_entry(entry: log_pb2.LogEntry, now_ms: int) -> None:
         raise InvalidRequest(
             f"http_status {entry.http_status} is not an HTTP status", param="log_entry.http_status"
         )
+    if entry.api:
+        check_api_name(entry.api, param="log_entry.api")
 
 
 def timestamp_from_ms(ms: int) -> Timestamp:

@@ -184,6 +184,7 @@ class CallLog:
             status=status,
             http_status=http_status,
             stream=context.stream,
+            api=context.api,
             latency_ms=latency_ms,
             metadata=context.metadata,
             attempts=tuple(self._attempts),

@@ -12,6 +12,7 @@ import grpc
 
 from core.errors import GatewayError, InternalError
 from core.ids import log_id_for
+from core.inbound import inbound_api
 from core.inprocess.context import InProcessContext
 from core.interceptors import current_principal, current_request_id, request_id_from_caller
 from core.metadata import from_call as metadata_from_call
@@ -165,11 +166,13 @@ def _delta_messages(deltas: list[ChatDelta], *, batched: bool) -> list[pb.Stream
 
 def _call_context(metadata: Mapping[str, str], context: Context, *, stream: bool) -> CallContext:
     request_id = current_request_id()
+    call_metadata = context.invocation_metadata() or ()
     return CallContext(
         request_id=request_id,
         log_id=log_id_for(request_id, from_caller=request_id_from_caller()),
         principal=current_principal(),
-        metadata=metadata_from_call(metadata, context.invocation_metadata() or ()),
+        metadata=metadata_from_call(metadata, call_metadata),
+        api=inbound_api(call_metadata),
         stream=stream,
         created_at=time.time_ns() // 1_000_000,
         started_ns=time.perf_counter_ns(),

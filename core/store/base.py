@@ -31,6 +31,7 @@ LOG_FIELDS: Mapping[str, type] = {
     "http_status": int,
     "error_code": str,
     "stream": bool,
+    "api": str,  # the API the call came in through (core/inbound.py)
     "input_tokens": int,
     "output_tokens": int,
     "total_tokens": int,
@@ -118,6 +119,7 @@ class LogRecord:
     # OpenAI JSON text, exactly as logged (stores keep it byte for byte); None when opted out.
     request_body: str | None = None
     response_body: str | None = None
+    api: str = ""  # the API the call came in through (core/inbound.py); "" when not known
 
     @property
     def overhead_ms(self) -> float | None:

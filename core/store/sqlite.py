@@ -90,7 +90,7 @@ DRIVE_MAX = 64
 WALK_PER_MATCH = 2
 WALK_SLACK = 4
 
-_INSERT_LOG = f"INSERT OR IGNORE INTO logs ({LOG_COLUMNS}) VALUES ({', '.join('?' * 24)})"
+_INSERT_LOG = f"INSERT OR IGNORE INTO logs ({LOG_COLUMNS}) VALUES ({', '.join('?' * 25)})"
 # SQLite gives a new row the largest pk + 1, so the rows a batch really added (not ignored as
 # replays) are those above the largest pk before it. Their side rows are built from their
 # own JSON inside SQLite (no per-row binding from Python), their counts from one GROUP BY.

@@ -31,7 +31,7 @@ from core.store.base import ApiKeyRecord, Attempt, LogRecord
 from core.store.sqlite_rollups import SCHEMA as ROLLUP_SCHEMA
 from core.usage.rollup import HOUR_MS, MINUTE_MS
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Widths of the count buckets in `log_counts`, in ms: a bucket's `start` is a multiple of its
 # `span`. Dimensions: every record (value ''), and per subject (value = the subject).
@@ -180,6 +180,9 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX responses_created ON responses (created_at);
     """,
+    """
+    ALTER TABLE logs ADD COLUMN api TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 # Every connection's; each connection adds its own busy timeout, cache size and checkpointing.
@@ -195,7 +198,7 @@ LOG_COLUMNS = (
     "id, created_at, model, resolved_model, provider_account, subject, key_id, status, "
     "http_status, error_code, error_message, stream, input_tokens, output_tokens, "
     "total_tokens, cost, latency_ms, ttft_ms, teams, metadata, attempts, request_body, "
-    "response_body, upstream_ms"
+    "response_body, upstream_ms, api"
 )
 KEY_COLUMNS = (
     "id, digest, prefix, subject, created_at, teams, admin_teams, models, expires_at, "
@@ -277,6 +280,7 @@ def log_row(r: LogRecord) -> tuple[Any, ...]:
         r.request_body,
         r.response_body,
         r.upstream_ms,
+        r.api,
     )
 
 
@@ -284,7 +288,7 @@ def log_record(row: tuple[Any, ...]) -> LogRecord:
     """The inverse of log_row."""
     (id_, created_at, model, resolved, account, subject, key_id, status, http_status) = row[:9]
     (error_code, error_message, stream, tin, tout, ttotal, cost, latency, ttft) = row[9:18]
-    teams, metadata, attempts, request_body, response_body, upstream_ms = row[18:]
+    teams, metadata, attempts, request_body, response_body, upstream_ms, api = row[18:]
     return LogRecord(
         id=id_,
         created_at=created_at,
@@ -310,6 +314,7 @@ def log_record(row: tuple[Any, ...]) -> LogRecord:
         request_body=request_body,
         response_body=response_body,
         upstream_ms=upstream_ms,
+        api=api,
     )
 
 

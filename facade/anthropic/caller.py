@@ -35,4 +35,5 @@ def anthropic_caller(request: Request) -> CallerContext:
         request_id=usable_request_id(headers.get("x-request-id")),
         # Starlette decodes header bytes as latin-1: encoding them back gives them unchanged.
         metadata_json=metadata.encode("latin-1") if metadata else None,
+        api="messages",
     )

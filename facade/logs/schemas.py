@@ -13,7 +13,7 @@ __all__ = ["FILTER_FIELDS", "LogFilter", "LogQueryRequest", "field_name"]
 
 FILTER_FIELDS = (
     "id", "created_at", "model", "resolved_model", "provider_account", "user", "key_id", "team",
-    "status", "http_status", "error_code", "stream", "input_tokens", "output_tokens",
+    "status", "http_status", "error_code", "stream", "api", "input_tokens", "output_tokens",
     "total_tokens", "cost", "latency_ms", "ttft_ms",
 )  # fmt: skip
 """The fields a filter or sort names, besides `metadata.<key>` (core/store/base.py checks)."""

@@ -95,6 +95,7 @@ def entry_to_json(entry: log_pb2.LogEntry) -> dict[str, Any]:
         "key_id": entry.key_id,
         "teams": list(entry.teams),
         "stream": entry.stream,
+        "api": entry.api,
         "status": _STATUS.get(entry.status, "unknown"),
         "http_status": entry.http_status,
         "error": {"code": entry.error_reason, "message": entry.error_message} if failed else None,

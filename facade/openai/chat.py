@@ -58,7 +58,7 @@ class ChunkEncoder(Protocol):
 
 async def create_chat_completion(request: Request) -> Response:
     """Runs a chat completion through core; streams it when the body says `"stream": true`."""
-    caller = caller_context(request)
+    caller = caller_context(request, "chat.completions")
     body = await read_json_object(request, settings_of(request).max_body_bytes)
     params = chat_params_from_json(body)
     streaming, include_usage = stream_options(body)
@@ -77,6 +77,7 @@ def route(
     return client_of(request).route(
         params,
         metadata_json=caller.metadata_json,
+        api=caller.api,
         api_key=caller.api_key,
         request_id=caller.request_id,
         timeout=settings_of(request).request_timeout_seconds,
@@ -124,6 +125,7 @@ async def open_stream(
     stream = client_of(request).stream_route(
         params,
         metadata_json=caller.metadata_json,
+        api=caller.api,
         api_key=caller.api_key,
         request_id=caller.request_id,
         timeout=settings_of(request).request_timeout_seconds,

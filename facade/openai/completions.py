@@ -32,7 +32,7 @@ __all__ = ["create_completion"]
 
 async def create_completion(request: Request) -> Response:
     """Runs a completion through core; streams it when the body says `"stream": true`."""
-    caller = caller_context(request)
+    caller = caller_context(request, "completions")
     body = await read_json_object(request, settings_of(request).max_body_bytes)
     completion = completion_request_from_json(body)
     streaming, include_usage = stream_options(body)

@@ -19,7 +19,7 @@ _ENCODINGS = ("float", "base64")
 async def create_embeddings(request: Request) -> Response:
     """Computes embeddings through core."""
     settings = settings_of(request)
-    caller = caller_context(request)
+    caller = caller_context(request, "embeddings")
     body = await read_json_object(request, settings.max_body_bytes)
     encoding_format = body.get("encoding_format")
     if encoding_format is None:
@@ -38,6 +38,7 @@ async def create_embeddings(request: Request) -> Response:
         client_of(request).embed_call(
             embed_request,
             metadata_json=caller.metadata_json,
+            api=caller.api,
             api_key=caller.api_key,
             request_id=caller.request_id,
             timeout=settings.request_timeout_seconds,

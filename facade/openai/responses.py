@@ -37,7 +37,7 @@ _STREAM_CUT = "The stream ended before the answer was complete."
 
 async def create_response(request: Request) -> Response:
     """Runs a response through core; streams its events when the body says `"stream": true`."""
-    caller = caller_context(request)
+    caller = caller_context(request, "responses")
     body = await read_json_object(request, settings_of(request).max_body_bytes)
     translated = responses_request_from_json(body)
     conversation = await load_conversation(request, caller, translated)

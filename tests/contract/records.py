@@ -55,6 +55,7 @@ SAMPLE: tuple[LogRecord, ...] = (
     make_log(
         "r2",
         2_000,
+        api="chat.completions",
         resolved_model="azure-east/gpt-4o",
         provider_account="azure-east",
         subject="user:bob@example.com",
@@ -73,6 +74,7 @@ SAMPLE: tuple[LogRecord, ...] = (
     make_log(
         "r3",
         3_000,
+        api="responses",
         model="anthropic-main/claude (v2.1)*",
         resolved_model="",
         provider_account="",
@@ -85,6 +87,7 @@ SAMPLE: tuple[LogRecord, ...] = (
     make_log(
         "r4",
         4_000,
+        api="chat.completions",
         model="Mock-Main/Echo_100%",
         resolved_model="mock-main/echo_100%",
         provider_account="mock-main",

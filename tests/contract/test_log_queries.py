@@ -27,6 +27,7 @@ PROBES: dict[str, list[Any]] = {
     "http_status": [200, 429, 1000],
     "error_code": ["", "rate_limited", "ERROR"],
     "stream": [True, False],
+    "api": ["chat.completions", "", "responses", "grpc"],
     "input_tokens": [10, 0],
     "output_tokens": [7, 100],
     "total_tokens": [30, 12],
@@ -43,6 +44,7 @@ CONTAINS_PROBES = {
     "metadata.note": ["_", "%", "b_", "a%"],
     "metadata.application": ["ÉCO", "BOOKING-"],
     "user": ["@EXAMPLE", "."],
+    "api": ["CHAT", ".c"],
 }
 
 

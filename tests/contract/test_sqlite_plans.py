@@ -266,6 +266,7 @@ async def test_a_version_1_database_gets_its_counts(tmp_path: Path) -> None:
     expected = _counts(path)
     with sqlite3.connect(path) as conn:  # back to the version 1 schema
         conn.execute("DROP TABLE responses")
+        conn.execute("ALTER TABLE logs DROP COLUMN api")
         conn.execute("DROP TABLE rollups")
         conn.execute("DROP TABLE rollup_sets")
         conn.execute("DROP TABLE rollup_state")

@@ -236,6 +236,7 @@ async def test_record_shape(admin_http: httpx.AsyncClient) -> None:
         "key_id": r.key_id,
         "teams": list(r.teams),
         "stream": True,
+        "api": r.api,
         "status": "success",
         "http_status": 200,
         "error": None,

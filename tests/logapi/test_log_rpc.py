@@ -139,6 +139,7 @@ async def test_log_keeps_a_given_id_and_time_and_lets_the_admin_attribute(
         ),
         (outside_call(create_time=FAR_FUTURE), "log_entry.create_time", ["future"]),
         (outside_call(response_json="nope"), "log_entry.response_json", ["not JSON"]),
+        (outside_call(api="Batch Job"), "log_entry.api", ["a-z"]),
     ],
 )
 async def test_log_rejects_what_it_cannot_store(

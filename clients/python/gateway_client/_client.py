@@ -17,6 +17,8 @@ from ._errors import AuthenticationError, InvalidRequestError, from_rpc_error
 from ._stream import LOG_ID_KEY, REQUEST_ID_KEY, RESOLVED_MODEL_KEY, ChatStream, response_headers
 
 METADATA_JSON_KEY = "x-tfy-metadata-bin"
+API_KEY = "x-gateway-api"
+"""The API a call came in through, for its log record (`GatewayClient.route(api=...)`)."""
 
 if TYPE_CHECKING:
     from ._keys import KeysClient
@@ -184,6 +186,7 @@ class GatewayClient:
         api_key: str | None = None,
         timeout: _Timeout = USE_CLIENT_DEFAULT,  # noqa: ASYNC109
         request_id: str | None = None,
+        api: str | None = None,
     ) -> RouteResult:
         """Runs a chat completion and returns the whole answer.
 
@@ -195,6 +198,8 @@ class GatewayClient:
             api_key: Key for this call instead of the client's.
             timeout: Deadline in seconds instead of the client's; None means none.
             request_id: Id to give the request (`x-request-id`); the gateway makes one if unset.
+            api: The API the call came in through, recorded in its log record (the
+                facade names the HTTP API it translated); unset records `grpc`.
 
         Returns:
             The answer with the request id and the model that answered.
@@ -202,7 +207,7 @@ class GatewayClient:
         request = route_service_pb2.RouteRequest(params=params, metadata=metadata)
         call = self._route_stub().Route(
             request,
-            metadata=self._call_metadata(api_key, request_id, metadata_json),
+            metadata=self._call_metadata(api_key, request_id, metadata_json, api),
             timeout=self._deadline(timeout),
         )
         with _translate_errors():
@@ -225,6 +230,7 @@ class GatewayClient:
         api_key: str | None = None,
         timeout: _Timeout = USE_CLIENT_DEFAULT,
         request_id: str | None = None,
+        api: str | None = None,
     ) -> ChatStream:
         """Starts a streamed chat completion.
 
@@ -236,6 +242,8 @@ class GatewayClient:
             api_key: Key for this call instead of the client's.
             timeout: Deadline in seconds of the whole stream instead of the client's.
             request_id: Id to give the request (`x-request-id`); the gateway makes one if unset.
+            api: The API the call came in through, recorded in its log record (the
+                facade names the HTTP API it translated); unset records `grpc`.
 
         Returns:
             The running stream; `await stream.start()` then iterate it.
@@ -246,7 +254,7 @@ class GatewayClient:
         )
         call = self._route_stub().StreamRoute(
             request,
-            metadata=self._call_metadata(api_key, request_id, metadata_json),
+            metadata=self._call_metadata(api_key, request_id, metadata_json, api),
             timeout=self._deadline(timeout),
         )
         return ChatStream(call)
@@ -319,6 +327,7 @@ class GatewayClient:
         api_key: str | None = None,
         timeout: _Timeout = USE_CLIENT_DEFAULT,  # noqa: ASYNC109
         request_id: str | None = None,
+        api: str | None = None,
     ) -> EmbedResult:
         """Computes embeddings, with what the gateway says about the call (as `embed`).
 
@@ -332,7 +341,7 @@ class GatewayClient:
             request = merged
         call = self._route_stub().Embed(
             request,
-            metadata=self._call_metadata(api_key, request_id, metadata_json),
+            metadata=self._call_metadata(api_key, request_id, metadata_json, api),
             timeout=self._deadline(timeout),
         )
         with _translate_errors():
@@ -378,7 +387,11 @@ class GatewayClient:
         return self._stub
 
     def _call_metadata(
-        self, api_key: str | None, request_id: str | None, metadata_json: bytes | None = None
+        self,
+        api_key: str | None,
+        request_id: str | None,
+        metadata_json: bytes | None = None,
+        api: str | None = None,
     ) -> tuple[tuple[str, str | bytes], ...]:
         key = api_key if api_key is not None else self._api_key
         items: list[tuple[str, str | bytes]] = []
@@ -399,6 +412,8 @@ class GatewayClient:
         if metadata_json:
             # Binary call metadata carries any bytes; core parses and checks them.
             items.append((METADATA_JSON_KEY, metadata_json))
+        if api:
+            items.append((API_KEY, api))
         return tuple(items)
 
     def _deadline(self, timeout: _Timeout) -> float | None:

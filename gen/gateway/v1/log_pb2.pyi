@@ -103,6 +103,7 @@ class LogEntry(_message.Message):
     RESPONSE_JSON_FIELD_NUMBER: _builtins.int
     UPSTREAM_LATENCY_FIELD_NUMBER: _builtins.int
     BODIES_TRUNCATED_FIELD_NUMBER: _builtins.int
+    API_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Record id, unique."""
     model: _builtins.str
@@ -140,6 +141,11 @@ class LogEntry(_message.Message):
     entry fits one gRPC message (the server's message limit): a shortened body is a JSON
     string holding the start of the logged JSON text. The store keeps the whole body; `GetLog`
     returns it whole unless that one entry alone is over the limit.
+    """
+    api: _builtins.str
+    """The API the call came in through: `chat.completions`, `completions`, `responses`,
+    `embeddings` or `messages` over HTTP, `grpc` for a direct gRPC call; empty for records
+    written before the gateway recorded it, or given to `Log` without it.
     """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
@@ -218,10 +224,11 @@ class LogEntry(_message.Message):
         response_json: _builtins.str = ...,
         upstream_latency: _duration_pb2.Duration | None = ...,
         bodies_truncated: _builtins.bool = ...,
+        api: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "latency", b"latency", "request_body", b"request_body", "response_body", b"response_body", "time_to_first_token", b"time_to_first_token", "upstream_latency", b"upstream_latency", "usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "bodies_truncated", b"bodies_truncated", "cost", b"cost", "create_time", b"create_time", "error_message", b"error_message", "error_reason", b"error_reason", "http_status", b"http_status", "id", b"id", "key_id", b"key_id", "latency", b"latency", "metadata", b"metadata", "model", b"model", "provider_account", b"provider_account", "request_body", b"request_body", "request_json", b"request_json", "resolved_model", b"resolved_model", "response_body", b"response_body", "response_json", b"response_json", "status", b"status", "stream", b"stream", "subject", b"subject", "teams", b"teams", "time_to_first_token", b"time_to_first_token", "upstream_latency", b"upstream_latency", "usage", b"usage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api", b"api", "attempts", b"attempts", "bodies_truncated", b"bodies_truncated", "cost", b"cost", "create_time", b"create_time", "error_message", b"error_message", "error_reason", b"error_reason", "http_status", b"http_status", "id", b"id", "key_id", b"key_id", "latency", b"latency", "metadata", b"metadata", "model", b"model", "provider_account", b"provider_account", "request_body", b"request_body", "request_json", b"request_json", "resolved_model", b"resolved_model", "response_body", b"response_body", "response_json", b"response_json", "status", b"status", "stream", b"stream", "subject", b"subject", "teams", b"teams", "time_to_first_token", b"time_to_first_token", "upstream_latency", b"upstream_latency", "usage", b"usage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
