@@ -4,7 +4,8 @@ The request is checked in Anthropic's terms (a 400 names the Anthropic field at 
 rewritten as the equivalent OpenAI chat request, which `chat_params_from_json` then stores:
 one way into ChatParams for every wire format. What has no equivalent is refused, never
 dropped: server tools, `thinking` with a budget, `container`, `mcp_servers`, document blocks
-other than plain text. Unknown top-level keys travel in the extras, as on the chat route.
+other than plain text. Unknown top-level keys travel in `family_extras["anthropic"]`, for
+Anthropic accounts only.
 Tool ids pass verbatim; answers give them Anthropic's `toolu_` prefix when they lack it
 (`codec.anthropic_common.tool_use_id`).
 """
@@ -19,16 +20,20 @@ from codec.anthropic_common import image_url_from_source
 from codec.chat_request import chat_params_from_json
 from codec.errors import CodecError, rejects_surrogates
 from codec.fields import as_bool, as_int, as_list, as_object, as_str, json_type
-from codec.values import struct_to_dict
+from codec.values import fill_struct, struct_to_dict
 from gateway.v1 import chat_pb2
 
 __all__ = [
+    "ANTHROPIC_FAMILY",
     "IMAGE_TOKENS",
     "UNSUPPORTED_FIELDS",
     "chat_params_from_anthropic",
     "estimate_input_tokens",
     "openai_body_from_anthropic",
 ]
+
+ANTHROPIC_FAMILY = "anthropic"
+"""The `family_extras` key of the Messages API's own fields (the provider family's name)."""
 
 IMAGE_TOKENS = 1600
 """What `estimate_input_tokens` counts for an image: Anthropic's cost of its largest size."""
@@ -60,8 +65,18 @@ _TOOL_CHOICES = {"auto": "auto", "any": "required", "none": "none"}
 
 @rejects_surrogates
 def chat_params_from_anthropic(body: Mapping[str, Any]) -> chat_pb2.ChatParams:
-    """Translate a Messages API request; raises CodecError naming the field at fault."""
-    return chat_params_from_json(openai_body_from_anthropic(body))
+    """Translate a Messages API request; raises CodecError naming the field at fault.
+
+    The request's own fields that OpenAI's chat has no name for (`top_k`,
+    `context_management`, `service_tier`, ...) go to `family_extras["anthropic"]`: an
+    Anthropic account receives them as sent; an OpenAI-compatible one, which would refuse
+    them (Claude Code sends `context_management` to whatever model it is given), does not.
+    """
+    params = chat_params_from_json(openai_body_from_anthropic(body))
+    own = {key: value for key, value in body.items() if key not in _MODELED and value is not None}
+    if own:
+        fill_struct(params.family_extras[ANTHROPIC_FAMILY], own, None)
+    return params
 
 
 def openai_body_from_anthropic(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -106,7 +121,6 @@ def openai_body_from_anthropic(body: Mapping[str, Any]) -> dict[str, Any]:
     if "tools" not in out:  # OpenAI refuses both without tools; Anthropic lets them pass
         out.pop("tool_choice", None)
         out.pop("parallel_tool_calls", None)
-    out.update((k, v) for k, v in body.items() if k not in _MODELED)  # top_k, vendor extras
     return out
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from codec import struct_to_dict, value_to_python
 from codec.anthropic_common import image_source_from_url
+from codec.anthropic_messages import ANTHROPIC_FAMILY
 from core.errors import InvalidRequest
 from gateway.v1.chat_pb2 import (
     ROLE_ASSISTANT,
@@ -97,6 +98,8 @@ def messages_body(params: ChatParams, model: str, *, stream: bool) -> dict[str, 
         if choice is not None:
             body["tool_choice"] = choice
     body.update((key, value) for key, value in extras.items() if key in ANTHROPIC_EXTRAS)
+    if ANTHROPIC_FAMILY in params.family_extras:  # a Messages API caller's own fields, as sent
+        body.update(struct_to_dict(params.family_extras[ANTHROPIC_FAMILY]))
     body["stream"] = stream
     return body
 

@@ -57,7 +57,7 @@ class MockProvider:
         self._options = account.mock
 
     async def chat(self, call: ChatCall) -> AsyncIterator[ChatEvent]:
-        faults = _faults(call.params.extras, self._account.name)
+        faults = _faults(_mock_extras(call.params), self._account.name)
         await self._pause(faults.get("latency_ms", self._options.latency_ms))
         await self._maybe_fail(call.label, faults)
         message, finish = _answer(call.params, self._options.output_tokens)
@@ -121,6 +121,15 @@ class MockProvider:
             upstream_status=status,
             details=details,
         )
+
+
+def _mock_extras(params: ChatParams) -> Struct:
+    # The mock stands in for every family: a Messages API caller's `mock` arrives with that
+    # API's own fields (family_extras), an OpenAI caller's in the extras.
+    for family in params.family_extras.values():
+        if "mock" in family:
+            return family
+    return params.extras
 
 
 def _faults(extras: Struct, account: str) -> Mapping[str, Any]:

@@ -28,7 +28,7 @@ from codec.anthropic_common import (
     usage_to_anthropic,
 )
 from codec.anthropic_messages import IMAGE_TOKENS, openai_body_from_anthropic
-from codec.values import struct_from_dict
+from codec.values import struct_from_dict, struct_to_dict
 from gateway.v1 import chat_pb2
 from tests.codec.strategies import json_values
 
@@ -69,8 +69,21 @@ def test_a_plain_request_becomes_its_chat_twin() -> None:
         "top_p": 0.9,
         "stop": ["END"],
         "user": "u-1",
-        "top_k": 40,  # no OpenAI twin: an extra the provider may read
     }
+
+
+def test_fields_openai_has_no_name_for_are_kept_for_anthropic_accounts_only() -> None:
+    params = chat_params_from_anthropic(
+        body(top_k=40, context_management={"edits": []}, service_tier="auto", future=None)
+    )
+    assert "top_k" not in chat_params_to_json(params)  # an OpenAI account would refuse it
+    assert dict(params.family_extras).keys() == {"anthropic"}
+    assert struct_to_dict(params.family_extras["anthropic"]) == {
+        "top_k": 40,
+        "context_management": {"edits": []},
+        "service_tier": "auto",
+    }
+    assert not chat_params_from_anthropic(body()).family_extras
 
 
 def test_system_blocks_and_content_blocks_keep_their_order() -> None:
