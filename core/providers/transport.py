@@ -12,7 +12,7 @@ reading stops as soon as it is passed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Any, Protocol
 
@@ -37,6 +37,11 @@ before): shorter than the idle limit of common provider front ends, so the gatew
 reuses a connection the provider is closing."""
 
 _MAX_CACHED_URLS = 1024
+
+StatusErrorOf = Callable[..., GatewayError]
+"""Turns a non-2xx answer into the gateway error, called as `upstream_errors.status_error`
+is (its default): `(status, body, *, label, secrets, headers)`. A family whose errors have
+another shape (Bedrock's `x-amzn-ErrorType`) reads them and delegates to the table."""
 
 
 class Upstream(Protocol):
@@ -64,6 +69,31 @@ class Upstream(Protocol):
         """POSTs `body` as JSON and yields the answer's SSE events; leaving closes the response."""
         ...
 
+    async def post_bytes(
+        self,
+        path: str,
+        data: bytes,
+        *,
+        label: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """POSTs `data` exactly as given (e.g. a body signed over its bytes), to `path`
+        exactly as given (already percent-encoded), and returns the decoded JSON answer."""
+        ...
+
+    def stream_bytes(
+        self,
+        path: str,
+        data: bytes,
+        *,
+        label: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
+        """POSTs `data` like `post_bytes` and yields the answer's raw body chunks, under the
+        same first-byte and idle bounds as `stream_sse`; the caller frames them and applies
+        `max_response_bytes` to each frame. Leaving closes the response."""
+        ...
+
     async def aclose(self) -> None:
         """Closes the connection pool."""
         ...
@@ -84,9 +114,12 @@ class HttpUpstream:
         base_url: str,
         auth_headers: Mapping[str, str] | None = None,
         secrets: Sequence[str] = (),
+        status_error_of: StatusErrorOf = status_error,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._urls: dict[str, URL] = {}
+        self._exact_urls: dict[str, URL] = {}
+        self._status_error_of = status_error_of
         self._secrets = tuple(s for s in secrets if s)
         self._timeout = account.timeout_seconds
         self._idle_timeout = account.stream_idle_timeout_seconds
@@ -125,6 +158,16 @@ class HttpUpstream:
                 self._urls[path] = url
         return url
 
+    def _exact_url(self, path: str) -> URL:
+        # A signed request must go out byte for byte as signed: yarl would otherwise decode
+        # `%3A` (Bedrock model ids hold `:`) and the signature would no longer match.
+        url = self._exact_urls.get(path)
+        if url is None:
+            url = URL(self._base_url + path, encoded=True)
+            if len(self._exact_urls) < _MAX_CACHED_URLS:
+                self._exact_urls[path] = url
+        return url
+
     def _failure(
         self, exc: Exception, label: str, *, mid_stream: bool, timed_out: str
     ) -> Exception:
@@ -138,7 +181,7 @@ class HttpUpstream:
     async def _status_error(self, response: aiohttp.ClientResponse, label: str) -> GatewayError:
         # Only the start of an error body is read; the caller then drops the connection.
         body = await _read_at_most(response.content, _MAX_ERROR_BODY)
-        return status_error(
+        return self._status_error_of(
             response.status, body, label=label, secrets=self._secrets, headers=response.headers
         )
 
@@ -150,14 +193,31 @@ class HttpUpstream:
         label: str,
         headers: Mapping[str, str] | None = None,
     ) -> Any:
-        data = orjson.dumps(body)
+        raw = await self._post(self._url(path), orjson.dumps(body), label, headers)
+        return _decode_json(raw, label)
+
+    async def post_bytes(
+        self,
+        path: str,
+        data: bytes,
+        *,
+        label: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        raw = await self._post(self._exact_url(path), data, label, headers)
+        return _decode_json(raw, label)
+
+    async def _post(
+        self, url: URL, data: bytes, label: str, headers: Mapping[str, str] | None
+    ) -> bytes:
+        """The whole answer of one POST, under `timeout_seconds` and `max_response_bytes`."""
         try:
             async with asyncio.timeout(self._timeout):
-                response = await self._session.post(self._url(path), data=data, headers=headers)
+                response = await self._session.post(url, data=data, headers=headers)
                 try:
                     if not 200 <= response.status < 300:
                         raise await self._status_error(response, label)
-                    raw = await self._read_answer(response, label)
+                    return await self._read_answer(response, label)
                 except BaseException:
                     response.close()
                     raise
@@ -165,10 +225,6 @@ class HttpUpstream:
             raise
         except Exception as exc:
             raise self._failure(exc, label, mid_stream=False, timed_out=self._no_answer) from exc
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise UpstreamFailed(f"{label}: upstream answered a body that is not JSON") from None
 
     async def _read_answer(self, response: aiohttp.ClientResponse, label: str) -> bytes:
         length = response.content_length
@@ -194,23 +250,9 @@ class HttpUpstream:
         label: str,
         headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[AsyncIterator[SseEvent]]:
-        data = orjson.dumps(body)
-        try:
-            async with asyncio.timeout(self._timeout):
-                response = await self._session.post(self._url(path), data=data, headers=headers)
-                try:
-                    if not 200 <= response.status < 300:
-                        raise await self._status_error(response, label)
-                    first = await response.content.readany()
-                except BaseException:
-                    response.close()
-                    raise
-        except GatewayError:
-            raise
-        except Exception as exc:
-            raise self._failure(
-                exc, label, mid_stream=False, timed_out=self._no_first_byte
-            ) from exc
+        response, first = await self._open_stream(
+            self._url(path), orjson.dumps(body), label, headers
+        )
         try:
             _bound_silences(response, self._idle_timeout)
             yield SseReader(
@@ -226,12 +268,80 @@ class HttpUpstream:
             # chunk may still be in flight, and a body left unread costs the pooled connection.
             await _drain(response.content)
         finally:
-            if response.content.is_eof():
-                response.release()
-            else:
-                # Closing mid-body drops the connection instead of returning it to the pool,
-                # so the provider sees the client go away and stops generating.
-                response.close()
+            _end_stream(response)
+
+    @asynccontextmanager
+    async def stream_bytes(
+        self,
+        path: str,
+        data: bytes,
+        *,
+        label: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[AsyncIterator[bytes]]:
+        response, first = await self._open_stream(self._exact_url(path), data, label, headers)
+        try:
+            _bound_silences(response, self._idle_timeout)
+            yield _chunks(
+                first,
+                response.content.readany,
+                lambda exc: self._failure(exc, label, mid_stream=True, timed_out=self._stalled),
+            )
+            await _drain(response.content)
+        finally:
+            _end_stream(response)
+
+    async def _open_stream(
+        self, url: URL, data: bytes, label: str, headers: Mapping[str, str] | None
+    ) -> tuple[aiohttp.ClientResponse, bytes]:
+        """A 2xx streaming answer and its first bytes, under `timeout_seconds`."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                response = await self._session.post(url, data=data, headers=headers)
+                try:
+                    if not 200 <= response.status < 300:
+                        raise await self._status_error(response, label)
+                    return response, await response.content.readany()
+                except BaseException:
+                    response.close()
+                    raise
+        except GatewayError:
+            raise
+        except Exception as exc:
+            raise self._failure(
+                exc, label, mid_stream=False, timed_out=self._no_first_byte
+            ) from exc
+
+
+def _decode_json(raw: bytes, label: str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise UpstreamFailed(f"{label}: upstream answered a body that is not JSON") from None
+
+
+async def _chunks(
+    first: bytes,
+    read: Callable[[], Awaitable[bytes]],
+    on_error: Callable[[Exception], Exception],
+) -> AsyncIterator[bytes]:
+    """The body's chunks as they arrive, up to its end; a failed read raises `on_error`'s."""
+    chunk = first
+    while chunk:
+        yield chunk
+        try:
+            chunk = await read()
+        except Exception as exc:
+            raise on_error(exc) from exc
+
+
+def _end_stream(response: aiohttp.ClientResponse) -> None:
+    if response.content.is_eof():
+        response.release()
+    else:
+        # Closing mid-body drops the connection instead of returning it to the pool,
+        # so the provider sees the client go away and stops generating.
+        response.close()
 
 
 def _bound_silences(response: aiohttp.ClientResponse, seconds: float) -> None:
