@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-ProviderFamily = Literal["openai", "azure-openai", "anthropic", "mock"]
+ProviderFamily = Literal["openai", "azure-openai", "anthropic", "gemini", "vertex", "mock"]
 ModelKind = Literal["chat", "embedding"]
 
 
@@ -99,6 +99,13 @@ class ProviderAccount(_Strict):
     message. Float embeddings are the exception (their JSON is about 4x the message): raise
     it on accounts that serve large embedding batches."""
     max_connections: int = Field(default=100, ge=1)
+    project: str | None = None
+    """vertex: the Google Cloud project id."""
+    location: str | None = None
+    """vertex: the region (`us-central1`) or `global`."""
+    credentials_file: str | None = None
+    """vertex: a service-account JSON file; unset uses Google's application-default
+    credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud's login, the metadata server)."""
     models: list[ModelConfig] = Field(min_length=1)
     mock: MockOptions = MockOptions()
 
@@ -124,6 +131,8 @@ class ProviderAccount(_Strict):
             raise ValueError(
                 "base_url is required for azure-openai (https://<resource>.openai.azure.com)"
             )
+        if self.provider == "vertex" and not (self.project and self.location):
+            raise ValueError("project and location are required for vertex")
         names = [m.name for m in self.models]
         if len(names) != len(set(names)):
             raise ValueError("models: each model name may appear once")

@@ -22,6 +22,14 @@ def build_provider(account: ProviderAccount, api_key: str | None) -> Provider:
         from core.providers.azure import AzureOpenAIProvider
 
         return AzureOpenAIProvider(account, api_key)
+    if account.provider == "gemini":
+        from core.providers.gemini import GeminiProvider
+
+        return GeminiProvider(account, api_key)
+    if account.provider == "vertex":
+        from core.providers.vertex import VertexProvider
+
+        return VertexProvider(account)
     from core.providers.anthropic import AnthropicProvider
 
     return AnthropicProvider(account, api_key)

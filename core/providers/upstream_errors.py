@@ -88,10 +88,13 @@ def status_error(
 
     A `Retry-After` (or `retry-after-ms`) the provider sent travels as `retry_after_seconds`,
     so retries and cooldowns wait as long as the provider asked, and callers learn it too.
+    Google's APIs say it in the body instead (a `RetryInfo` detail's `retryDelay`).
     """
     message = _redact(_provider_message(body), secrets)
     text = f"{label}: upstream answered HTTP {status}: {message}"
     retry_after = _retry_after_seconds(headers) if headers is not None else None
+    if retry_after is None and status == 429:
+        retry_after = _retry_info_seconds(body)
     details = {"retry_after_seconds": retry_after} if retry_after is not None else None
     if 400 <= status < 500:
         return UpstreamRejected(text, upstream_status=status, details=details)
@@ -110,6 +113,31 @@ def _retry_after_seconds(headers: Mapping[str, str]) -> str | None:
             continue
         if 0 <= seconds <= _MAX_RETRY_AFTER_SECONDS:
             return f"{seconds:g}"
+    return None
+
+
+def _retry_info_seconds(body: bytes) -> str | None:
+    # {"error": {"details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
+    #                         "retryDelay": "37s"}]}}, as Gemini and Vertex answer a 429.
+    try:
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    error = decoded.get("error") if isinstance(decoded, dict) else None
+    details = error.get("details") if isinstance(error, dict) else None
+    for detail in details if isinstance(details, list) else ():
+        if not isinstance(detail, dict) or not str(detail.get("@type", "")).endswith(
+            "google.rpc.RetryInfo"
+        ):
+            continue
+        delay = detail.get("retryDelay")
+        if isinstance(delay, str) and delay.endswith("s"):
+            try:
+                seconds = float(delay[:-1])
+            except ValueError:
+                return None
+            if 0 <= seconds <= _MAX_RETRY_AFTER_SECONDS:
+                return f"{seconds:g}"
     return None
 
 

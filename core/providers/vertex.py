@@ -1,0 +1,114 @@
+"""Gemini models on Google Cloud's Vertex AI: the Gemini API's request and answers, a
+project-and-region URL, and an OAuth bearer token instead of an API key."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Any
+
+from core.config.models import ProviderAccount, model_id
+from core.errors import InvalidRequest, UpstreamFailed
+from core.providers.base import ChatCall, ChatEvent
+from core.providers.gemini import embed_texts, estimated_usage, generate, vectors
+from core.providers.google_token import Credentials, TokenSource, load_credentials, utc_now
+from core.providers.transport import HttpUpstream, Upstream
+from gateway.v1.chat_pb2 import Usage
+from gateway.v1.route_service_pb2 import EmbedRequest, EmbedResponse
+
+DEFAULT_API_VERSION = "v1"
+_MALFORMED = (KeyError, TypeError, ValueError, AttributeError)
+# `:predict` embedding options (OpenAI-style name -> the instance's field).
+_EMBED_EXTRAS = {"task_type": "task_type", "taskType": "task_type", "title": "title"}
+_EMBED_NO_EFFECT = frozenset({"encoding_format"})
+
+
+def vertex_base_url(location: str) -> str:
+    """Vertex's endpoint for a region; the `global` location has no regional host."""
+    if location == "global":
+        return "https://aiplatform.googleapis.com"
+    return f"https://{location}-aiplatform.googleapis.com"
+
+
+class VertexProvider:
+    """A Vertex AI account: Gemini (and embedding) models of Google's publisher catalogue."""
+
+    def __init__(
+        self,
+        account: ProviderAccount,
+        *,
+        upstream: Upstream | None = None,
+        credentials: Credentials | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        if not (account.project and account.location):
+            raise ValueError("project and location are required for vertex")
+        self._account = account.name
+        version = account.api_version or DEFAULT_API_VERSION
+        self._prefix = (
+            f"/{version}/projects/{account.project}/locations/{account.location}"
+            "/publishers/google/models"
+        )
+        self._upstream: Upstream = upstream or HttpUpstream(
+            account, base_url=account.base_url or vertex_base_url(account.location)
+        )
+        credentials_file = account.credentials_file
+
+        def load() -> Credentials:
+            return credentials if credentials is not None else load_credentials(credentials_file)
+
+        self._tokens = TokenSource(
+            load, label=account.name, timeout_seconds=account.timeout_seconds, clock=clock
+        )
+
+    async def _headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {await self._tokens.token()}"}
+
+    async def chat(self, call: ChatCall) -> AsyncIterator[ChatEvent]:
+        headers = await self._headers()
+        async for event in generate(
+            self._upstream, f"{self._prefix}/{call.model}", call, headers=headers
+        ):
+            yield event
+
+    async def embed(self, request: EmbedRequest, model: str) -> EmbedResponse:
+        label = model_id(self._account, model)
+        texts = embed_texts(request, "vertex")
+        options = _embed_options(request)
+        body: dict[str, Any] = {"instances": [{"content": text, **options} for text in texts]}
+        if request.HasField("dimensions"):
+            body["parameters"] = {"outputDimensionality": request.dimensions}
+        answer = await self._upstream.post_json(
+            f"{self._prefix}/{model}:predict", body, label=label, headers=await self._headers()
+        )
+        try:
+            embeddings = [item["embeddings"] for item in answer["predictions"]]
+            values = [list(item["values"]) for item in embeddings]
+            counts = [(item.get("statistics") or {}).get("token_count") for item in embeddings]
+        except _MALFORMED as exc:
+            raise UpstreamFailed(f"{label}: upstream answered an unexpected body") from exc
+        if len(values) != len(texts):
+            raise UpstreamFailed(f"{label}: upstream answered {len(values)} embeddings")
+        numbers = [count for count in counts if isinstance(count, int | float)]
+        if len(numbers) == len(counts):
+            tokens = int(sum(numbers))
+            usage = Usage(input_tokens=tokens, total_tokens=tokens)
+        else:
+            usage = estimated_usage(texts)
+        return EmbedResponse(embeddings=vectors(values), model=request.model, usage=usage)
+
+    async def aclose(self) -> None:
+        await self._tokens.aclose()
+        await self._upstream.aclose()
+
+
+def _embed_options(request: EmbedRequest) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for key, value in request.extras.fields.items():
+        if key in _EMBED_NO_EFFECT or value.WhichOneof("kind") == "null_value":
+            continue
+        field = _EMBED_EXTRAS.get(key)
+        if field is None:
+            raise InvalidRequest(f"{key} is not supported by vertex embedding models", param=key)
+        options[field] = value.string_value
+    return options
