@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-ProviderFamily = Literal["openai", "azure-openai", "anthropic", "gemini", "vertex", "mock"]
+ProviderFamily = Literal[
+    "openai", "azure-openai", "anthropic", "gemini", "vertex", "bedrock", "mock"
+]
 ModelKind = Literal["chat", "embedding"]
 
 
@@ -106,6 +108,11 @@ class ProviderAccount(_Strict):
     credentials_file: str | None = None
     """vertex: a service-account JSON file; unset uses Google's application-default
     credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud's login, the metadata server)."""
+    region: str | None = None
+    """bedrock: the AWS region (`us-east-1`)."""
+    aws_profile: str | None = None
+    """bedrock: a named profile of the shared AWS config; unset uses the standard chain
+    (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, the shared files, a role)."""
     models: list[ModelConfig] = Field(min_length=1)
     mock: MockOptions = MockOptions()
 
@@ -133,6 +140,8 @@ class ProviderAccount(_Strict):
             )
         if self.provider == "vertex" and not (self.project and self.location):
             raise ValueError("project and location are required for vertex")
+        if self.provider == "bedrock" and not self.region:
+            raise ValueError("region is required for bedrock")
         names = [m.name for m in self.models]
         if len(names) != len(set(names)):
             raise ValueError("models: each model name may appear once")

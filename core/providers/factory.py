@@ -30,6 +30,10 @@ def build_provider(account: ProviderAccount, api_key: str | None) -> Provider:
         from core.providers.vertex import VertexProvider
 
         return VertexProvider(account)
+    if account.provider == "bedrock":
+        from core.providers.bedrock import BedrockProvider
+
+        return BedrockProvider(account)
     from core.providers.anthropic import AnthropicProvider
 
     return AnthropicProvider(account, api_key)
