@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 
 import pytest
 
 from core.config.loader import ConfigError, load_config, parse_config
+from core.config.models import ProviderFamily
 from core.models import resolve_api_key
 
 MOCK = """
@@ -61,6 +63,14 @@ def test_documents_are_split_on_separators() -> None:
             "base_url is required for azure-openai",
         ),
         (
+            MOCK.replace("provider: mock", "provider: vertex\nproject: p"),
+            "project and location are required for vertex",
+        ),
+        (
+            MOCK.replace("provider: mock", "provider: bedrock"),
+            "region is required for bedrock",
+        ),
+        (
             MOCK.replace("[{name: echo}]", "[{name: echo}, {name: echo}]"),
             "each model name may appear once",
         ),
@@ -103,3 +113,9 @@ def test_unquoted_api_version_date_is_text() -> None:
         "provider: mock", "provider: azure-openai\nbase_url: https://x\napi_version: 2024-10-21"
     )
     assert parse_config(text).accounts[0].api_version == "2024-10-21"
+
+
+def test_the_provider_examples_load_and_cover_every_family() -> None:
+    config = load_config(Path(__file__).parents[2] / "examples" / "providers.yaml")
+    families = {account.provider for account in config.accounts}
+    assert families == set(typing.get_args(ProviderFamily)) - {"mock"}
