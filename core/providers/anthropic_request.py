@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from codec import struct_to_dict, value_to_python
 from codec.anthropic_common import image_source_from_url
 from codec.anthropic_messages import ANTHROPIC_FAMILY
 from core.errors import InvalidRequest
+from core.providers.tool_arguments import arguments_object
 from gateway.v1.chat_pb2 import (
     ROLE_ASSISTANT,
     ROLE_DEVELOPER,
@@ -169,25 +169,12 @@ def _assistant_content(message: Message, where: str) -> str | list[dict[str, Any
                 "type": "tool_use",
                 "id": call.id,
                 "name": call.function.name,
-                "input": _arguments(call.function.arguments, f"{where}.tool_calls[{i}]"),
+                "input": arguments_object(
+                    call.function.arguments, f"{where}.tool_calls[{i}]", "anthropic"
+                ),
             }
         )
     return blocks
-
-
-def _arguments(arguments: str, where: str) -> Any:
-    if not arguments.strip():
-        return {}
-    try:
-        parsed = json.loads(arguments)
-    except ValueError:
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise InvalidRequest(
-            f"{where}.function.arguments must be a JSON object for anthropic models",
-            param=f"{where}.function.arguments",
-        )
-    return parsed
 
 
 def _append_tool_result(messages: list[dict[str, Any]], message: Message, where: str) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from codec import struct_to_dict, value_to_python
 from core.errors import InvalidRequest
+from core.providers.tool_arguments import arguments_object
 from gateway.v1.chat_pb2 import (
     RESPONSE_FORMAT_TYPE_JSON_OBJECT,
     RESPONSE_FORMAT_TYPE_JSON_SCHEMA,
@@ -245,26 +246,11 @@ def _assistant_blocks(message: Message, where: str) -> list[dict[str, Any]]:
                 "toolUse": {
                     "toolUseId": call.id,
                     "name": call.function.name,
-                    "input": _arguments(call.function.arguments, call_where),
+                    "input": arguments_object(call.function.arguments, call_where, "bedrock"),
                 }
             }
         )
     return blocks
-
-
-def _arguments(arguments: str, where: str) -> Any:
-    if not arguments.strip():
-        return {}
-    try:
-        parsed = json.loads(arguments)
-    except ValueError:
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise InvalidRequest(
-            f"{where}.function.arguments must be a JSON object for bedrock models",
-            param=f"{where}.function.arguments",
-        )
-    return parsed
 
 
 def _tool_result(message: Message, where: str) -> dict[str, Any]:

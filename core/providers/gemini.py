@@ -27,6 +27,8 @@ _CHARS_PER_TOKEN = 4
 # re-encodes vectors itself, so `encoding_format` changes nothing upstream.
 _EMBED_EXTRAS = {"task_type": "taskType", "taskType": "taskType", "title": "title"}
 _EMBED_NO_EFFECT = frozenset({"encoding_format"})
+"""Embedding request extras that change nothing a Google embedding model returns (the facade
+encodes the floats itself)."""
 
 
 async def generate(
@@ -132,7 +134,7 @@ class GeminiProvider:
         options: dict[str, Any] = {}
         if request.HasField("dimensions"):
             options["outputDimensionality"] = request.dimensions
-        for key, value in _embed_options(request).items():
+        for key, value in embed_options(request, _EMBED_EXTRAS, "gemini").items():
             options[key] = value
         body = {
             "requests": [
@@ -162,13 +164,15 @@ class GeminiProvider:
         await self._upstream.aclose()
 
 
-def _embed_options(request: EmbedRequest) -> dict[str, Any]:
+def embed_options(request: EmbedRequest, names: Mapping[str, str], family: str) -> dict[str, Any]:
+    """The request's embedding options by their wire `names` (`task_type`, `title`); 400 for
+    any other extra, which `family` embedding models would not apply."""
     options: dict[str, Any] = {}
     for key, value in request.extras.fields.items():
         if key in _EMBED_NO_EFFECT or value.WhichOneof("kind") == "null_value":
             continue
-        wire = _EMBED_EXTRAS.get(key)
+        wire = names.get(key)
         if wire is None:
-            raise InvalidRequest(f"{key} is not supported by gemini embedding models", param=key)
+            raise InvalidRequest(f"{key} is not supported by {family} embedding models", param=key)
         options[wire] = value.string_value
     return options

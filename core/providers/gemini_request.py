@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from codec import struct_to_dict, value_to_python
 from core.errors import InvalidRequest
+from core.providers.tool_arguments import arguments_object
 from gateway.v1.chat_pb2 import (
     RESPONSE_FORMAT_TYPE_JSON_OBJECT,
     RESPONSE_FORMAT_TYPE_JSON_SCHEMA,
@@ -199,7 +200,7 @@ def _model_turn(
         names_by_id[call.id] = call.function.name
         function_call: dict[str, Any] = {
             "name": call.function.name,
-            "args": _arguments(call.function.arguments, spot),
+            "args": arguments_object(call.function.arguments, spot, "gemini"),
         }
         if call.id and not call.id.startswith(SYNTHETIC_ID_PREFIX):
             function_call["id"] = call.id
@@ -219,21 +220,6 @@ def _signature(extras: dict[str, Any]) -> str | None:
     google = (extras.get("extra_content") or {}).get("google") or {}
     signature = google.get(SIGNATURE_KEY) if isinstance(google, dict) else None
     return signature if isinstance(signature, str) and signature else None
-
-
-def _arguments(arguments: str, where: str) -> dict[str, Any]:
-    if not arguments.strip():
-        return {}
-    try:
-        parsed = json.loads(arguments)
-    except ValueError:
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise InvalidRequest(
-            f"{where}.function.arguments must be a JSON object for gemini models",
-            param=f"{where}.function.arguments",
-        )
-    return parsed
 
 
 def _append_tool_result(

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from core.config.models import ProviderAccount, model_id
-from core.errors import InvalidRequest, UpstreamFailed
+from core.errors import UpstreamFailed
 from core.providers.base import ChatCall, ChatEvent
-from core.providers.gemini import embed_texts, estimated_usage, generate, vectors
+from core.providers.gemini import embed_options, embed_texts, estimated_usage, generate, vectors
 from core.providers.google_token import Credentials, TokenSource, load_credentials, utc_now
 from core.providers.transport import HttpUpstream, Upstream
 from gateway.v1.chat_pb2 import Usage
@@ -20,7 +20,6 @@ DEFAULT_API_VERSION = "v1"
 _MALFORMED = (KeyError, TypeError, ValueError, AttributeError)
 # `:predict` embedding options (OpenAI-style name -> the instance's field).
 _EMBED_EXTRAS = {"task_type": "task_type", "taskType": "task_type", "title": "title"}
-_EMBED_NO_EFFECT = frozenset({"encoding_format"})
 
 
 def vertex_base_url(location: str) -> str:
@@ -74,7 +73,7 @@ class VertexProvider:
     async def embed(self, request: EmbedRequest, model: str) -> EmbedResponse:
         label = model_id(self._account, model)
         texts = embed_texts(request, "vertex")
-        options = _embed_options(request)
+        options = embed_options(request, _EMBED_EXTRAS, "vertex")
         body: dict[str, Any] = {"instances": [{"content": text, **options} for text in texts]}
         if request.HasField("dimensions"):
             body["parameters"] = {"outputDimensionality": request.dimensions}
@@ -100,15 +99,3 @@ class VertexProvider:
     async def aclose(self) -> None:
         await self._tokens.aclose()
         await self._upstream.aclose()
-
-
-def _embed_options(request: EmbedRequest) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for key, value in request.extras.fields.items():
-        if key in _EMBED_NO_EFFECT or value.WhichOneof("kind") == "null_value":
-            continue
-        field = _EMBED_EXTRAS.get(key)
-        if field is None:
-            raise InvalidRequest(f"{key} is not supported by vertex embedding models", param=key)
-        options[field] = value.string_value
-    return options
