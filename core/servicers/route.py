@@ -194,11 +194,13 @@ def _report(trace: CallTrace, error: BaseException) -> None:
 
 
 LOG_ID_KEY = "x-tfy-log-id"
-"""The id of the call's log record: the request id, or for a caller's own `x-request-id`,
-`<that id>.<suffix>` (callers reuse ids; each call has its own record)."""
+"""The id of the call's log record, sent when it is not the request id: for a caller's own
+`x-request-id` it is `<that id>.<suffix>` (callers reuse ids; each call has its own record)."""
 
 
 def _identified(
     call: CallContext, headers: tuple[tuple[str, str], ...]
 ) -> tuple[tuple[str, str], ...]:
+    if call.log_id == call.request_id:  # the common case: one header less on every answer
+        return (("x-request-id", call.request_id), *headers)
     return (("x-request-id", call.request_id), (LOG_ID_KEY, call.log_id), *headers)

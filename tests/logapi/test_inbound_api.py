@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import anthropic
@@ -18,6 +19,12 @@ from tests.harness import run_gateway
 MODEL = "mock-main/echo"
 
 
+def _log_id(headers: Mapping[str, str]) -> str:
+    # Sent only when it is not the request id (a caller's own x-request-id).
+    assert "x-tfy-log-id" not in headers
+    return headers["x-request-id"]
+
+
 async def test_every_route_records_its_api_and_the_log_api_filters_on_it(tmp_path: Path) -> None:
     made: dict[str, str] = {}  # api -> the log id its answer named
     with run_gateway(MOCK_CONFIG, data_dir=tmp_path) as gateway:
@@ -26,18 +33,18 @@ async def test_every_route_records_its_api_and_the_log_api_filters_on_it(tmp_pat
             chat = sdk.chat.completions.with_raw_response.create(
                 model=MODEL, messages=[{"role": "user", "content": "hi"}]
             )
-            made["chat.completions"] = chat.headers["x-tfy-log-id"]
+            made["chat.completions"] = _log_id(chat.headers)
             legacy = sdk.completions.with_raw_response.create(model=MODEL, prompt="hi")
-            made["completions"] = legacy.headers["x-tfy-log-id"]
+            made["completions"] = _log_id(legacy.headers)
             response = sdk.responses.with_raw_response.create(model=MODEL, input="hi")
-            made["responses"] = response.headers["x-tfy-log-id"]
+            made["responses"] = _log_id(response.headers)
             embedded = sdk.embeddings.with_raw_response.create(model="mock-main/embed", input="hi")
-            made["embeddings"] = embedded.headers["x-tfy-log-id"]
+            made["embeddings"] = _log_id(embedded.headers)
         with anthropic.Anthropic(base_url=gateway.http_url, api_key=key) as claude:
             message = claude.messages.with_raw_response.create(
                 model=MODEL, max_tokens=16, messages=[{"role": "user", "content": "hi"}]
             )
-            made["messages"] = message.headers["x-tfy-log-id"]
+            made["messages"] = _log_id(message.headers)
         async with GatewayClient(gateway.grpc_target, api_key=key) as client:
             params = chat_pb2.ChatParams(
                 model=MODEL, messages=[chat_pb2.Message(role=chat_pb2.ROLE_USER, text="hi")]
