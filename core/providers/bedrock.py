@@ -4,7 +4,8 @@ InvokeModel (Amazon Titan and Cohere), every request SigV4-signed over its exact
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -12,15 +13,15 @@ import orjson
 
 from codec import struct_to_dict
 from core.config.models import ProviderAccount, model_id
-from core.errors import UpstreamFailed, UpstreamStreamCut
+from core.errors import GatewayError, UpstreamFailed, UpstreamStreamCut
 from core.providers.base import ChatCall, ChatEvent
 from core.providers.bedrock_embed import embed_bodies, embedding_result
 from core.providers.bedrock_errors import bedrock_status_error
 from core.providers.bedrock_eventstream import converse_events
 from core.providers.bedrock_request import converse_body
-from core.providers.bedrock_response import ConverseStream, result_from_converse
+from core.providers.bedrock_response import ConverseStream, estimated_usage, result_from_converse
 from core.providers.bedrock_signing import SigV4Signer
-from core.providers.transport import HttpUpstream, Upstream
+from core.providers.bedrock_upstream import BedrockHttpUpstream, BedrockUpstream
 from core.providers.upstream_errors import too_large_error
 from gateway.v1.route_service_pb2 import EmbedRequest, EmbedResponse
 
@@ -33,6 +34,12 @@ _STREAM_HEADERS = {
     "content-type": "application/json",
     "accept": "application/vnd.amazon.eventstream",
 }
+MAX_CONCURRENT_INVOKES = 8
+"""InvokeModel calls one embedding request runs at a time (Titan takes one text per call):
+enough to keep a batch fast, few enough that one big batch neither fills the account's
+connection pool nor trips Bedrock's per-account request rate for everyone else."""
+
+_log = logging.getLogger(__name__)
 
 
 def default_base_url(region: str) -> str:
@@ -47,13 +54,13 @@ def model_path(model: str, operation: str) -> str:
 
 
 class BedrockProvider:
-    """A Bedrock account: one region, one set of AWS credentials resolved at start-up."""
+    """A Bedrock account: one region, one set of AWS credentials (found on the first call)."""
 
     def __init__(
         self,
         account: ProviderAccount,
         *,
-        upstream: Upstream | None = None,
+        upstream: BedrockUpstream | None = None,
         signer: SigV4Signer | None = None,
     ) -> None:
         assert account.region is not None  # the config model requires it for bedrock
@@ -62,8 +69,23 @@ class BedrockProvider:
         self._max_frame_bytes = account.max_response_bytes
         self._signer = signer or SigV4Signer.from_account(account)
         # Signed headers are passed per request; account headers ride along unsigned.
-        self._upstream: Upstream = upstream or HttpUpstream(
-            account, base_url=self._base_url, status_error_of=bedrock_status_error
+        self._upstream: BedrockUpstream = upstream or BedrockHttpUpstream(
+            account, base_url=self._base_url, status_error_of=self._status_error
+        )
+
+    def _status_error(
+        self,
+        status: int,
+        body: bytes,
+        *,
+        label: str,
+        secrets: Sequence[str] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> GatewayError:
+        # The credentials are found (and refreshed) after the transport is built: they are
+        # read here, per error, so a message never quotes the ones in use.
+        return bedrock_status_error(
+            status, body, label=label, secrets=(*secrets, *self._signer.secrets()), headers=headers
         )
 
     async def _signed(self, path: str, data: bytes, headers: dict[str, str]) -> dict[str, str]:
@@ -96,6 +118,7 @@ class BedrockProvider:
                 too_large=lambda: too_large_error(
                     call.label, self._max_frame_bytes, what="stream event"
                 ),
+                secrets=self._signer.secrets(),
             )
             async for kind, event in events:
                 try:
@@ -110,20 +133,34 @@ class BedrockProvider:
                     break
         if not stream.stopped:
             raise UpstreamStreamCut(f"{call.label}: upstream stream ended without messageStop")
-        yield stream.result()
+        result = stream.result()
+        if not stream.done:
+            # The answer is whole but its `metadata` (usage) never came. Every result carries
+            # usage, which budgets and cost are charged from: the gateway's own estimate
+            # stands in, since zeros would be taken for a free call.
+            result.usage.CopyFrom(estimated_usage(call.params, result))
+            _log.warning("%s: stream ended without usage metadata; usage estimated", call.label)
+        yield result
 
     async def embed(self, request: EmbedRequest, model: str) -> EmbedResponse:
         label = model_id(self._account, model)
         bodies = embed_bodies(request, model, struct_to_dict(request.extras))
         path = model_path(model, "invoke")
+        slots = asyncio.Semaphore(MAX_CONCURRENT_INVOKES)
 
-        async def invoke(body: dict[str, Any]) -> Any:
-            data = orjson.dumps(body)
-            headers = await self._signed(path, data, _SIGNED_HEADERS)
-            return await self._upstream.post_bytes(path, data, label=label, headers=headers)
+        async def invoke(body: dict[str, Any]) -> tuple[Any, Mapping[str, str]]:
+            async with slots:
+                data = orjson.dumps(body)
+                # Signed inside the slot: a request waiting its turn must not age its
+                # signature (AWS refuses one more than five minutes old).
+                headers = await self._signed(path, data, _SIGNED_HEADERS)
+                return await self._upstream.post_bytes_with_headers(
+                    path, data, label=label, headers=headers
+                )
 
-        # Titan embeds one text per call: the calls run together, and the first failure
-        # (raised as it is, not wrapped in a group) cancels the rest.
+        # Titan embeds one text per call and Cohere a batch: the calls run together, a few
+        # at a time, and the first failure (raised as it is, not wrapped in a group) cancels
+        # the rest.
         tasks = [asyncio.ensure_future(invoke(body)) for body in bodies]
         try:
             answers = await asyncio.gather(*tasks)
@@ -132,7 +169,7 @@ class BedrockProvider:
                 task.cancel()
             raise
         try:
-            return embedding_result(model, answers)
+            return embedding_result(model, bodies, answers)
         except _MALFORMED as exc:
             raise UpstreamFailed(f"{label}: upstream answered an unexpected body") from exc
 

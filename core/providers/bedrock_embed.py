@@ -1,12 +1,23 @@
 """EmbedRequest <-> Bedrock InvokeModel bodies for the two embedding families it serves:
-Amazon Titan (`amazon.titan-embed-*`: one text per call) and Cohere (`cohere.embed-*`)."""
+Amazon Titan (`amazon.titan-embed-*`: one text per call) and Cohere (`cohere.embed-*`: up
+to `COHERE_MAX_TEXTS` texts per call).
+
+Usage: InvokeModel reports the input tokens it counted in the `X-Amzn-Bedrock-Input-Token-Count`
+header of every answer; Titan's body repeats it (`inputTextTokenCount`), Cohere's has none.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from core.errors import InvalidRequest
+from core.router.limits import estimate_texts
 from gateway.v1.route_service_pb2 import EmbedRequest, EmbedResponse
+
+COHERE_MAX_TEXTS = 96
+"""Most texts Cohere's embed models on Bedrock take in one call (a 400 beyond)."""
+INPUT_TOKENS_HEADER = "x-amzn-bedrock-input-token-count"
 
 _IGNORED = frozenset({"encoding_format"})
 """Extras already honoured: the facade encodes the floats as its caller asked."""
@@ -51,27 +62,48 @@ def embed_bodies(request: EmbedRequest, model: str, extras: dict[str, Any]) -> l
         # Cohere Embed v4 shortens its vectors; v3 has one size and Bedrock refuses the field.
         options["output_dimension"] = request.dimensions
     options.setdefault("input_type", "search_document")
-    return [{"texts": list(request.inputs), **options}]
+    texts = list(request.inputs)
+    return [
+        {"texts": texts[start : start + COHERE_MAX_TEXTS], **options}
+        for start in range(0, len(texts), COHERE_MAX_TEXTS)
+    ]
 
 
-def embedding_result(model: str, answers: list[Any]) -> EmbedResponse:
-    """The EmbedResponse for the answers of `embed_bodies`' calls; raises on a malformed one.
+def embedding_result(
+    model: str, bodies: list[dict[str, Any]], answers: list[tuple[Any, Mapping[str, str]]]
+) -> EmbedResponse:
+    """The EmbedResponse for `embed_bodies`' calls and their (body, headers) answers, in the
+    same order; raises on a malformed one.
 
-    `model` is left for the caller to name as `account/model`. Cohere's answer body carries
-    no token count (Bedrock sends it in a header), so its usage stays 0.
+    `model` is left for the caller to name as `account/model`.
     """
     response = EmbedResponse()
-    if _family(model) == "titan":
-        tokens = 0
-        for index, answer in enumerate(answers):
-            response.embeddings.add(index=index, values=answer["embedding"])
-            tokens += int(answer.get("inputTextTokenCount") or 0)
-        response.usage.input_tokens = tokens
-        response.usage.total_tokens = tokens
-        return response
-    vectors = answers[0]["embeddings"]
-    if isinstance(vectors, dict):  # `embedding_types` asked: floats are under "float"
-        vectors = vectors["float"]
-    for index, values in enumerate(vectors):
-        response.embeddings.add(index=index, values=values)
+    titan = _family(model) == "titan"
+    tokens = 0
+    for body, (answer, headers) in zip(bodies, answers, strict=True):
+        if titan:
+            vectors = [answer["embedding"]]
+        else:
+            vectors = answer["embeddings"]
+            if isinstance(vectors, dict):  # `embedding_types` asked: floats are under "float"
+                vectors = vectors["float"]
+        for values in vectors:
+            response.embeddings.add(index=len(response.embeddings), values=values)
+        tokens += _input_tokens(body, answer, headers, titan=titan)
+    response.usage.input_tokens = tokens
+    response.usage.total_tokens = tokens
     return response
+
+
+def _input_tokens(
+    body: dict[str, Any], answer: Any, headers: Mapping[str, str], *, titan: bool
+) -> int:
+    counted = headers.get(INPUT_TOKENS_HEADER)
+    if counted is not None and counted.isdigit():
+        return int(counted)
+    if titan and answer.get("inputTextTokenCount") is not None:
+        return int(answer["inputTextTokenCount"])
+    # Bedrock counted and bills these tokens but did not say how many: the gateway's own
+    # estimate (the one admission reserves with) beats a 0 that budgets would take as true.
+    texts = [body["inputText"]] if titan else body["texts"]
+    return estimate_texts(texts, None).tokens

@@ -8,7 +8,7 @@ frames turned into the gateway's errors.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -27,10 +27,11 @@ async def converse_events(
     label: str,
     max_frame_bytes: int,
     too_large: Callable[[], Exception],
+    secrets: Sequence[str] = (),
 ) -> AsyncIterator[Event]:
     """The events in a body read as `chunks`; raises the gateway error an exception frame
-    names, UpstreamFailed on a corrupt frame, and `too_large()` as soon as one frame is
-    known to be (or has buffered) more than `max_frame_bytes`."""
+    names (never quoting `secrets`), UpstreamFailed on a corrupt frame, and `too_large()` as
+    soon as one frame is known to be (or has buffered) more than `max_frame_bytes`."""
     buffer = EventStreamBuffer()
     pending = 0  # bytes added and not yet parsed into a frame
     async for chunk in chunks:
@@ -48,15 +49,16 @@ async def converse_events(
             pending -= message.prelude.total_length
             if message.prelude.total_length > max_frame_bytes:
                 raise too_large()
-            yield _event(message.headers, message.payload, label)
+            yield _event(message.headers, message.payload, label, secrets)
         if pending > max_frame_bytes:
             raise too_large()
 
 
-def _event(headers: dict[str, Any], payload: bytes, label: str) -> Event:
+def _event(headers: dict[str, Any], payload: bytes, label: str, secrets: Sequence[str]) -> Event:
     message_type = headers.get(":message-type")
     if message_type == "exception":
-        raise exception_frame_error(str(headers.get(":exception-type", "")), payload, label=label)
+        kind = str(headers.get(":exception-type", ""))
+        raise exception_frame_error(kind, payload, label=label, secrets=secrets)
     if message_type == "error":
         # A protocol-level failure: the reason travels in headers, not in the payload.
         code = headers.get(":error-code", "unknown")

@@ -4,6 +4,10 @@ What Converse cannot express is refused with InvalidRequest naming the field, ne
 sampling knobs it lacks (seed, penalties), `n > 1`, image URLs it cannot fetch, and OpenAI
 fields it has no room for. `response_format: json_schema` maps to Converse's own structured
 output (`outputConfig.textFormat`); models without it answer Bedrock's own 400.
+
+What Converse refuses but OpenAI clients routinely send is reshaped instead: blank text
+blocks (beside tool calls, or an empty answer echoed back) are dropped, a turn left empty is
+dropped with them, and an empty tool result gets `EMPTY_TOOL_RESULT`.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
 
 from codec import struct_to_dict, value_to_python
 from core.errors import InvalidRequest
+from core.providers.bedrock_tools import tool_config
 from core.providers.tool_arguments import arguments_object
 from gateway.v1.chat_pb2 import (
     RESPONSE_FORMAT_TYPE_JSON_OBJECT,
@@ -24,13 +30,9 @@ from gateway.v1.chat_pb2 import (
     ROLE_SYSTEM,
     ROLE_TOOL,
     ROLE_USER,
-    TOOL_CHOICE_MODE_AUTO,
-    TOOL_CHOICE_MODE_NONE,
-    TOOL_CHOICE_MODE_REQUIRED,
     ChatParams,
     ContentPart,
     Message,
-    Tool,
 )
 
 CONVERSE_FIELDS = frozenset(
@@ -68,6 +70,17 @@ _IMAGE_FORMATS = {
 
 _UNSUPPORTED = ("seed", "presence_penalty", "frequency_penalty")
 
+EMPTY_TOOL_RESULT = "(empty)"
+"""The text of a tool result that has none. Converse refuses blank text, and the result cannot
+be left out: every toolUse needs its toolResult in the next user turn. Parenthesised, so the
+model reads it as a note about the result rather than as what the tool printed."""
+
+_METADATA_FORBIDDEN = re.compile(r"[^a-zA-Z0-9\s:_@$#=/+,\-.]", re.ASCII)
+"""Characters Converse's requestMetadata keys and values may not hold: its pattern, with
+Java's ASCII-only whitespace class (hence re.ASCII)."""
+_METADATA_MAX_CHARS = 256
+_METADATA_MAX_ENTRIES = 16
+
 
 def converse_body(params: ChatParams) -> dict[str, Any]:
     """The Converse request for `params` (the model goes in the URL, not the body)."""
@@ -87,6 +100,12 @@ def converse_body(params: ChatParams) -> dict[str, Any]:
             _append(messages, "user", [_tool_result(message, where)])
         else:
             raise InvalidRequest(f"{where}.role is not set", param=f"{where}.role")
+    if not messages:
+        raise InvalidRequest(
+            "messages: bedrock models need a user or assistant message with content "
+            "(blank text is not sent)",
+            param="messages",
+        )
 
     body: dict[str, Any] = {"messages": messages}
     if system:
@@ -94,22 +113,54 @@ def converse_body(params: ChatParams) -> dict[str, Any]:
     inference = _inference_config(params)
     if inference:
         body["inferenceConfig"] = inference
-    tool_config = _tool_config(params, messages)
-    if tool_config is not None:
-        body["toolConfig"] = tool_config
-    if params.HasField("user"):
-        # Converse's per-call tags, shown in Bedrock's invocation logs: the closest it has.
-        body["requestMetadata"] = {"user": params.user}
+    tools = tool_config(params, messages)
+    if tools is not None:
+        body["toolConfig"] = tools
     output = _output_config(params)
     if output is not None:
         body["outputConfig"] = output
+    metadata: dict[str, str] = {}
     for key, value in struct_to_dict(params.extras).items():
         if value is None or key in _IGNORED_EXTRAS or key == "stop":
             continue  # null means unset in OpenAI's API; `stop` is read below
         if key not in CONVERSE_FIELDS:
             raise InvalidRequest(f"{key} is not supported by bedrock models", param=key)
-        body[key] = value
+        if key == "requestMetadata":
+            metadata = _request_metadata(value)
+        else:
+            body[key] = value
+    if params.HasField("user") and "user" not in metadata and len(metadata) < _METADATA_MAX_ENTRIES:
+        # Converse's per-call tags, shown in Bedrock's invocation logs: the closest it has
+        # (the caller's own tags come first). A user id is any string to OpenAI, so the
+        # characters the tags refuse are replaced and a long one is cut.
+        metadata["user"] = _METADATA_FORBIDDEN.sub("_", params.user)[:_METADATA_MAX_CHARS]
+    if metadata:
+        body["requestMetadata"] = metadata
     return body
+
+
+def _request_metadata(value: Any) -> dict[str, str]:
+    # Bedrock's own field, written for Bedrock: what it would refuse is refused here, naming
+    # the entry, rather than altered.
+    if not isinstance(value, dict) or len(value) > _METADATA_MAX_ENTRIES:
+        raise InvalidRequest(
+            f"requestMetadata must be an object of at most {_METADATA_MAX_ENTRIES} entries",
+            param="requestMetadata",
+        )
+    for key, text in value.items():
+        where = f"requestMetadata.{key}"
+        if not (
+            isinstance(text, str)
+            and 0 < len(key) <= _METADATA_MAX_CHARS
+            and len(text) <= _METADATA_MAX_CHARS
+            and not _METADATA_FORBIDDEN.search(key + text)
+        ):
+            raise InvalidRequest(
+                f"{where}: keys (1-256) and values (0-256 characters) may hold only letters, "
+                "digits, whitespace and :_@$#=/+,-.",
+                param=where,
+            )
+    return dict(value)
 
 
 def _refuse_unsupported(params: ChatParams) -> None:
@@ -140,7 +191,11 @@ def _check_message_fields(message: Message, where: str) -> None:
 
 def _append(messages: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]) -> None:
     # Converse wants user and assistant turns to alternate: consecutive turns of one role
-    # (several tool results, or a tool result then the user's text) become one turn.
+    # (several tool results, or a tool result then the user's text) become one turn. A turn
+    # with nothing to send (Converse refuses empty content) is dropped before that rule
+    # applies, so the turns around it merge and alternation still holds.
+    if not blocks:
+        return
     if messages and messages[-1]["role"] == role:
         messages[-1]["content"].extend(blocks)
     else:
@@ -165,7 +220,7 @@ def _system_blocks(message: Message, where: str) -> list[dict[str, Any]]:
 def _content_blocks(message: Message, where: str) -> list[dict[str, Any]]:
     kind = message.WhichOneof("content")
     if kind == "text":
-        return [{"text": message.text}] if message.text else []
+        return [{"text": message.text}] if not _blank(message.text) else []
     blocks: list[dict[str, Any]] = []
     for i, part in enumerate(_parts(message) or []):
         blocks.extend(_part_blocks(part, f"{where}.content[{i}]"))
@@ -175,7 +230,11 @@ def _content_blocks(message: Message, where: str) -> list[dict[str, Any]]:
 def _part_blocks(part: ContentPart, where: str) -> list[dict[str, Any]]:
     kind = part.WhichOneof("part")
     if kind == "text":
-        return _with_cache_point({"text": part.text.text}, struct_to_dict(part.text.extras), where)
+        blocks = _with_cache_point(
+            {"text": part.text.text}, struct_to_dict(part.text.extras), where
+        )
+        # Converse refuses blank text; a cache point it carried still marks the same place.
+        return blocks[1:] if _blank(part.text.text) else blocks
     if kind == "image_url":
         # `detail` (OpenAI's resolution hint) has no Converse counterpart; the image is sent
         # whole, which is what `high` and `auto` ask for.
@@ -236,9 +295,13 @@ def image_block(url: str, where: str) -> dict[str, Any]:
     return {"format": image_format, "source": {"bytes": data}}
 
 
+def _blank(text: str) -> bool:
+    return not text.strip()
+
+
 def _assistant_blocks(message: Message, where: str) -> list[dict[str, Any]]:
-    # Converse refuses blank text blocks, which OpenAI clients send beside tool calls.
-    blocks = [b for b in _content_blocks(message, where) if b.get("text") != ""]
+    # Blank text, which OpenAI clients send beside tool calls, is already left out.
+    blocks = _content_blocks(message, where)
     for i, call in enumerate(message.tool_calls):
         call_where = f"{where}.tool_calls[{i}]"
         blocks.append(
@@ -263,7 +326,8 @@ def _tool_result(message: Message, where: str) -> dict[str, Any]:
                 f"{where}.content[{i}] cannot be part of a tool result for bedrock models",
                 param=f"{where}.content[{i}]",
             )
-    return {"toolResult": {"toolUseId": message.tool_call_id, "content": content or [{"text": ""}]}}
+    content = content or [{"text": EMPTY_TOOL_RESULT}]
+    return {"toolResult": {"toolUseId": message.tool_call_id, "content": content}}
 
 
 def _inference_config(params: ChatParams) -> dict[str, Any]:
@@ -287,84 +351,6 @@ def _inference_config(params: ChatParams) -> dict[str, Any]:
     if stop:
         config["stopSequences"] = stop
     return config
-
-
-def _tool_config(params: ChatParams, messages: list[dict[str, Any]]) -> dict[str, Any] | None:
-    choice = _tool_choice(params)
-    has_tool_blocks = any(
-        "toolUse" in block or "toolResult" in block
-        for message in messages
-        for block in message["content"]
-    )
-    if choice == "none":
-        if has_tool_blocks:
-            # Converse needs the tools declared to read earlier calls, and then may call them.
-            raise InvalidRequest(
-                "tool_choice none is not supported by bedrock models once the conversation "
-                "has tool calls",
-                param="tool_choice",
-            )
-        return None  # no tools declared: the model cannot call one
-    if not params.tools:
-        if choice is not None:
-            raise InvalidRequest("tool_choice needs tools", param="tool_choice")
-        return None
-    config: dict[str, Any] = {
-        "tools": [_tool(tool, f"tools[{i}]") for i, tool in enumerate(params.tools)]
-    }
-    if choice is not None:
-        config["toolChoice"] = choice
-    return config
-
-
-def _tool(tool: Tool, where: str) -> dict[str, Any]:
-    if tool.type not in ("", "function"):
-        raise InvalidRequest(
-            f"{where}.type {tool.type!r} is not supported by bedrock models", param=f"{where}.type"
-        )
-    for key, value in struct_to_dict(tool.extras).items():
-        if value is not None:
-            raise InvalidRequest(
-                f"{where}.{key} is not supported by bedrock models", param=f"{where}.{key}"
-            )
-    function = tool.function
-    schema = (
-        struct_to_dict(function.parameters)
-        if function.HasField("parameters")
-        else {"type": "object", "properties": {}}
-    )
-    spec: dict[str, Any] = {"name": function.name, "inputSchema": {"json": schema}}
-    if function.HasField("description") and function.description:
-        spec["description"] = function.description
-    if function.HasField("strict"):
-        spec["strict"] = function.strict
-    return {"toolSpec": spec}
-
-
-def _tool_choice(params: ChatParams) -> dict[str, Any] | str | None:
-    """Converse's `toolChoice`, "none" for OpenAI's none (no Converse form), or None."""
-    if not params.HasField("tool_choice"):
-        return None
-    tool_choice = params.tool_choice
-    kind = tool_choice.WhichOneof("choice")
-    if kind == "mode":
-        if tool_choice.mode == TOOL_CHOICE_MODE_NONE:
-            return "none"
-        if tool_choice.mode == TOOL_CHOICE_MODE_AUTO:
-            return {"auto": {}}
-        if tool_choice.mode == TOOL_CHOICE_MODE_REQUIRED:
-            return {"any": {}}
-        return None
-    if kind == "function_name":
-        return {"tool": {"name": tool_choice.function_name}}
-    if kind == "other":
-        other = value_to_python(tool_choice.other)
-        if isinstance(other, dict):
-            function = other.get("function")
-            name = function.get("name") if isinstance(function, dict) else None
-            if other.get("type") == "function" and isinstance(name, str):
-                return {"tool": {"name": name}}
-    raise InvalidRequest("tool_choice has a form bedrock models do not take", param="tool_choice")
 
 
 def _output_config(params: ChatParams) -> dict[str, Any] | None:

@@ -7,7 +7,15 @@ from typing import Any
 
 from codec import struct_from_dict
 from core.providers.assembler import StreamAssembler
-from gateway.v1.chat_pb2 import ROLE_ASSISTANT, ChatDelta, ChatResult, ToolCallDelta, Usage
+from core.router.limits import estimated_input_tokens
+from gateway.v1.chat_pb2 import (
+    ROLE_ASSISTANT,
+    ChatDelta,
+    ChatParams,
+    ChatResult,
+    ToolCallDelta,
+    Usage,
+)
 
 _REASONING = "reasoning_content"
 """Message extra that carries reasoning text, the name OpenAI-compatible servers use."""
@@ -53,6 +61,21 @@ def usage_from_converse(usage: dict[str, Any]) -> Usage:
     return result
 
 
+def estimated_usage(params: ChatParams, result: ChatResult) -> Usage:
+    """Usage for an answer Bedrock sent without counting it: the estimate the router charges
+    a billed call that reported none (about four characters a token), of the request for
+    input and of the answer's messages for output."""
+    input_tokens = estimated_input_tokens(params)
+    output_tokens = estimated_input_tokens(
+        ChatParams(messages=[choice.message for choice in result.choices])
+    )
+    return Usage(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        total_tokens=input_tokens + output_tokens,
+    )
+
+
 def finish_reason_from_stop(stop_reason: str) -> str:
     """OpenAI's name for a Converse `stopReason` (unknown ones unchanged)."""
     return FINISH_BY_STOP.get(stop_reason, stop_reason)
@@ -78,6 +101,9 @@ def result_from_converse(answer: dict[str, Any]) -> ChatResult:
             assembler.add(ChatDelta(tool_calls=[piece]))
             tool_position += 1
         elif "reasoningContent" in block:
+            # Only the text is kept: its `signature` (and `redactedContent`) is dropped, so a
+            # client cannot send the reasoning back and multi-turn extended thinking with
+            # tools cannot continue on Bedrock (the request side ignores reasoning_content).
             text = (block["reasoningContent"].get("reasoningText") or {}).get("text")
             if text:
                 assembler.add(ChatDelta(extras=struct_from_dict({_REASONING: text})))
@@ -150,6 +176,7 @@ class ConverseStream:
             self._tools_with_arguments.add(position)
             piece = ToolCallDelta(index=position, arguments=arguments)
             return self._emit(ChatDelta(tool_calls=[piece]))
+        # Reasoning `signature` deltas are dropped, as in whole answers (see above).
         text = (delta.get("reasoningContent") or {}).get("text")
         if text:
             return self._emit(ChatDelta(extras=struct_from_dict({_REASONING: text})))

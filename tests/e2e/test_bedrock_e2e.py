@@ -1,5 +1,5 @@
 """The real openai SDK -> facade -> core -> BedrockProvider -> the fake Bedrock runtime, every
-request SigV4-signed with credentials the gateway found in the environment at start-up."""
+request SigV4-signed with credentials the gateway found in the environment on its first call."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from tests.harness import RunningGateway, run_gateway
 CLAUDE = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 TITAN = "amazon.titan-embed-text-v2:0"
 COHERE = "cohere.embed-english-v3"
+COHERE_MULTILINGUAL = "cohere.embed-multilingual-v3"
 PROFILE_ARN = (
     "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-haiku:0"
 )
@@ -67,14 +68,16 @@ models:
   - {{name: invalid}}
   - {{name: unavailable}}
   - {{name: midstream}}
+  - {{name: no-usage}}
   - {{name: "{TITAN}", kind: embedding}}
   - {{name: "{COHERE}", kind: embedding}}
+  - {{name: "{COHERE_MULTILINGUAL}", kind: embedding}}
 """
-    # Credentials are resolved once, at start-up: the environment only has to hold them then.
+    # Credentials are looked up on the first call, not at start-up: the environment holds
+    # them for as long as the gateway runs.
     with pytest.MonkeyPatch.context() as monkeypatch:
         isolate_aws_env(monkeypatch)
         with run_gateway(config) as running:
-            monkeypatch.undo()
             yield running
     assert fake_bedrock.bad_signatures == 0
 
@@ -311,3 +314,76 @@ async def test_embeddings(sdk: openai.AsyncOpenAI, fake_bedrock: FakeBedrock) ->
     cohere = await sdk.embeddings.create(model=f"aws/{COHERE}", input=["one", "two", "three"])
     assert len(cohere.data) == 3
     assert fake_bedrock.last_request(COHERE).body["texts"] == ["one", "two", "three"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_summing_up_a_tool_loop_without_tools(
+    sdk: openai.AsyncOpenAI, fake_bedrock: FakeBedrock, stream: bool
+) -> None:
+    # A client ends its tool loop: the call (with empty text beside it), a tool that
+    # printed nothing, and no tools declared any more, in the hope of a text answer.
+    messages: list[ChatCompletionMessageParam] = [
+        *USER,
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {
+                    "id": "tooluse_0",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "tooluse_0", "content": ""},
+    ]
+    if stream:
+        chunks = await sdk.chat.completions.create(
+            model="aws/tools-model", messages=messages, tool_choice="none", stream=True
+        )
+        text = "".join([c.choices[0].delta.content or "" async for c in chunks if c.choices])
+    else:
+        completion = await sdk.chat.completions.create(
+            model="aws/tools-model", messages=messages, tool_choice="none"
+        )
+        text = completion.choices[0].message.content or ""
+    assert text == "results: (empty)"
+    sent = fake_bedrock.last_request("tools-model").body
+    assert sent["toolConfig"]["tools"][0]["toolSpec"]["name"] == "get_weather"
+    assert "toolChoice" not in sent["toolConfig"]
+
+
+async def test_a_user_id_bedrock_tags_refuse_is_made_fit(
+    sdk: openai.AsyncOpenAI, fake_bedrock: FakeBedrock
+) -> None:
+    completion = await sdk.chat.completions.create(
+        model=f"aws/{CLAUDE}", messages=USER, user="user:42 <ops> ✓"
+    )
+    assert completion.choices[0].message.content == "echo: ping bedrock"
+    assert fake_bedrock.last_request(CLAUDE).body["requestMetadata"] == {"user": "user:42 _ops_ _"}
+
+
+async def test_a_stream_without_usage_still_reports_usage(sdk: openai.AsyncOpenAI) -> None:
+    stream = await sdk.chat.completions.create(
+        model="aws/no-usage",
+        messages=USER,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    usage = None
+    async for chunk in stream:
+        usage = chunk.usage or usage
+    assert usage is not None
+    assert usage.prompt_tokens > 0
+    assert usage.completion_tokens > 0
+
+
+async def test_a_large_cohere_batch_with_its_usage(
+    sdk: openai.AsyncOpenAI, fake_bedrock: FakeBedrock
+) -> None:
+    texts = [f"passage {i}" for i in range(150)]
+    embedded = await sdk.embeddings.create(model=f"aws/{COHERE_MULTILINGUAL}", input=texts)
+    assert [d.index for d in embedded.data] == list(range(150))
+    assert embedded.usage.prompt_tokens == 2 * 150  # the fake counts words
+    sent = [r for r in fake_bedrock.requests if r.model == COHERE_MULTILINGUAL]
+    assert [len(r.body["texts"]) for r in sent] == [96, 54]

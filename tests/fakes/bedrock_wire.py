@@ -16,8 +16,14 @@ picked by words in the model id:
     model-timeout 408 ModelTimeoutException
     midstream     (stream) a delta, then a throttlingException frame
     cut           (stream) ends without messageStop
+    no-usage      (stream) ends after messageStop, without the metadata (usage) event
     corrupt       (stream) a frame whose message CRC is wrong
     otherwise     echoes the last user text: `echo: <text>`
+
+Every InvokeModel answer carries the `X-Amzn-Bedrock-Input-Token-Count` header (a word count
+of the texts), and the fake records the most InvokeModel calls it ever had in flight at once.
+A signature it refuses is answered as AWS does, quoting the canonical request (session token
+included) and the string to sign.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import re
 import socket
 import struct
 import threading
@@ -62,6 +69,11 @@ _CONVERSE_KEYS = {
     "outputConfig",
 }
 _INFERENCE_KEYS = {"maxTokens", "temperature", "topP", "stopSequences"}
+_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+_METADATA_KEY = re.compile(r"[a-zA-Z0-9\s:_@$#=/+,\-.]{1,256}", re.ASCII)
+_METADATA_VALUE = re.compile(r"[a-zA-Z0-9\s:_@$#=/+,\-.]{0,256}", re.ASCII)
+COHERE_MAX_TEXTS = 96
+INPUT_TOKENS_HEADER = "X-Amzn-Bedrock-Input-Token-Count"
 
 
 def isolate_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,13 +112,17 @@ class BedrockRequest:
 
 
 class FakeBedrock:
-    """The running fake: `base_url`, the `requests` it accepted, `bad_signatures` it refused."""
+    """The running fake: `base_url`, the `requests` it accepted, `bad_signatures` it refused
+    (and the message of the last), the most InvokeModel calls it had in flight at once."""
 
     def __init__(self) -> None:
         self.base_url = ""
         self._lock = threading.Lock()
         self._requests: list[BedrockRequest] = []
         self.bad_signatures = 0
+        self.last_signature_error = ""
+        self._invokes_in_flight = 0
+        self.max_invokes_in_flight = 0
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -163,6 +179,7 @@ class FakeBedrock:
         if problem is not None:
             with self._lock:
                 self.bad_signatures += 1
+                self.last_signature_error = problem
             return _error(403, "InvalidSignatureException", problem)
         _, _, model_raw, operation = request.raw_path.split("?")[0].split("/", 3)
         model = unquote(model_raw)
@@ -178,10 +195,24 @@ class FakeBedrock:
                 )
             )
         if operation == "invoke":
-            return _invoke(model, body)
-        refused = _http_failure(model) or _converse_problem(body)
+            with self._lock:
+                self._invokes_in_flight += 1
+                self.max_invokes_in_flight = max(
+                    self.max_invokes_in_flight, self._invokes_in_flight
+                )
+            try:
+                # Yields once, so calls that arrived together can overlap here and be counted.
+                await asyncio.sleep(0)
+                return _invoke(model, body)
+            finally:
+                with self._lock:
+                    self._invokes_in_flight -= 1
+        refused = _http_failure(model)
         if refused is not None:
             return refused
+        problem = converse_problem(body)
+        if problem is not None:
+            return _error(400, "ValidationException", problem)
         answer = _answer(model, body)
         if operation == "converse":
             return web.json_response(answer)
@@ -220,7 +251,15 @@ def _signature_problem(request: web.Request, body: bytes) -> str | None:
     canonical = signer.canonical_request(aws_request)
     expected = signer.signature(signer.string_to_sign(aws_request, canonical), aws_request)
     if expected != parts["Signature"]:
-        return "The request signature we calculated does not match the signature you provided."
+        # AWS's own wording: the quoted canonical request holds every signed header,
+        # the session token too.
+        return (
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your AWS Secret Access Key and signing method. Consult the service "
+            "documentation for details.\n\nThe Canonical String for this request should have "
+            f"been\n'{canonical}'\n\nThe String-to-Sign should have been\n"
+            f"'{signer.string_to_sign(aws_request, canonical)}'\n"
+        )
     return None
 
 
@@ -254,48 +293,99 @@ def _http_failure(model: str) -> web.Response | None:
     return None
 
 
-def _converse_problem(body: Any) -> web.Response | None:
-    """What real Converse would refuse (the subset a translation could get wrong)."""
-
-    def refuse(message: str) -> web.Response:
-        return _error(400, "ValidationException", message)
-
+def converse_problem(body: Any) -> str | None:
+    """Why real Converse would refuse `body` (the subset a translation could get wrong), in
+    the words of its 400 ValidationException; None when it would take it."""
     if not isinstance(body, dict) or not body.get("messages"):
-        return refuse("messages: at least one message is required")
+        return "messages: at least one message is required"
     unknown = set(body) - _CONVERSE_KEYS
     if unknown:
-        return refuse(f"extraneous key [{sorted(unknown)[0]}] is not permitted")
+        return f"extraneous key [{sorted(unknown)[0]}] is not permitted"
     if set(body.get("inferenceConfig", {})) - _INFERENCE_KEYS:
-        return refuse("inferenceConfig: extraneous key")
+        return "inferenceConfig: extraneous key"
+    for block in body.get("system", []):
+        if "text" in block and not block["text"].strip():
+            return "The text field in the SystemContentBlock object is blank."
     tool_ids: set[str] = set()
     uses_tools = False
     for i, message in enumerate(body["messages"]):
         if message.get("role") != ("user" if i % 2 == 0 else "assistant"):
-            return refuse("A conversation must alternate between user and assistant roles.")
+            return "A conversation must alternate between user and assistant roles."
         if not message.get("content"):
-            return refuse(f"messages.{i}.content: must not be empty")
+            return f"messages.{i}.content: must not be empty"
         for block in message["content"]:
-            if "text" in block and not block["text"].strip():
-                return refuse("The text field in the ContentBlock object is blank.")
+            if _blank_text(block):
+                return "The text field in the ContentBlock object is blank."
             if "image" in block:
                 image = block["image"]
                 if image.get("format") not in _IMAGE_FORMATS:
-                    return refuse("image.format is invalid")
+                    return "image.format is invalid"
                 try:
                     base64.b64decode(image["source"]["bytes"], validate=True)
                 except ValueError:
-                    return refuse("image.source.bytes is not valid base64")
+                    return "image.source.bytes is not valid base64"
             if "toolUse" in block:
                 uses_tools = True
                 if not isinstance(block["toolUse"].get("input"), dict):
-                    return refuse("toolUse.input must be an object")
+                    return "toolUse.input must be an object"
                 tool_ids.add(block["toolUse"]["toolUseId"])
             if "toolResult" in block:
                 uses_tools = True
-                if block["toolResult"].get("toolUseId") not in tool_ids:
-                    return refuse("toolResult has no matching toolUse")
+                result = block["toolResult"]
+                if result.get("toolUseId") not in tool_ids:
+                    return "toolResult has no matching toolUse"
+                if any(_blank_text(part) for part in result.get("content", [])):
+                    return "The text field in the ToolResultContentBlock object is blank."
     if uses_tools and "toolConfig" not in body:
-        return refuse("The toolConfig field must be defined when using toolUse and toolResult.")
+        return (
+            "The toolConfig field must be defined when using toolUse and toolResult content blocks."
+        )
+    if "toolConfig" in body:
+        problem = _tool_config_problem(body["toolConfig"])
+        if problem is not None:
+            return problem
+    if "requestMetadata" in body:
+        problem = _metadata_problem(body["requestMetadata"])
+        if problem is not None:
+            return problem
+    return None
+
+
+def _blank_text(block: dict[str, Any]) -> bool:
+    return "text" in block and not block["text"].strip()
+
+
+def _tool_config_problem(config: Any) -> str | None:
+    tools = config.get("tools") if isinstance(config, dict) else None
+    if not isinstance(tools, list) or not tools:
+        return "toolConfig.tools: must hold at least one tool"
+    names = set()
+    for tool in tools:
+        spec = tool.get("toolSpec", {})
+        if not _TOOL_NAME.fullmatch(str(spec.get("name", ""))):
+            return "toolSpec.name: must match [a-zA-Z0-9_-]{1,64}"
+        if not isinstance(spec.get("inputSchema", {}).get("json"), dict):
+            return "toolSpec.inputSchema.json: must be an object"
+        if "description" in spec and not spec["description"]:
+            return "toolSpec.description: must not be empty"
+        names.add(spec["name"])
+    choice = config.get("toolChoice")
+    if choice is not None:
+        if len(choice) != 1 or next(iter(choice)) not in {"auto", "any", "tool"}:
+            return "toolChoice: must be one of auto, any, tool"
+        if "tool" in choice and choice["tool"].get("name") not in names:
+            return "toolChoice.tool.name: names no declared tool"
+    return None
+
+
+def _metadata_problem(metadata: Any) -> str | None:
+    if not isinstance(metadata, dict) or not 1 <= len(metadata) <= 16:
+        return "requestMetadata: must hold 1 to 16 entries"
+    for key, value in metadata.items():
+        if not _METADATA_KEY.fullmatch(key):
+            return "requestMetadata: a key fails to match [a-zA-Z0-9\\s:_@$#=/+,-.]{1,256}"
+        if not isinstance(value, str) or not _METADATA_VALUE.fullmatch(value):
+            return "requestMetadata: a value fails to match [a-zA-Z0-9\\s:_@$#=/+,-.]{0,256}"
     return None
 
 
@@ -419,6 +509,8 @@ async def _stream(request: web.Request, model: str, answer: dict[str, Any]) -> w
         ]
     elif "cut" in model:
         frames = frames[:-2]
+    elif "no-usage" in model:
+        frames = frames[:-1]
     elif "corrupt" in model:
         broken = bytearray(frames[1])
         broken[-1] ^= 0xFF
@@ -434,7 +526,8 @@ async def _stream(request: web.Request, model: str, answer: dict[str, Any]) -> w
     return response
 
 
-def _vector(text: str, size: int) -> list[float]:
+def fake_vector(text: str, size: int) -> list[float]:
+    """The vector the fake answers for `text` (a function of the text alone)."""
     seed = zlib.crc32(text.encode())
     return [((seed >> (i % 24)) % 1000) / 1000.0 for i in range(size)]
 
@@ -450,20 +543,31 @@ def _invoke(model: str, body: Any) -> web.Response:
         if size not in (256, 512, 1024):
             return _error(400, "ValidationException", "dimensions must be 256, 512 or 1024")
         text = body["inputText"]
+        tokens = len(text.split())
         return web.json_response(
-            {"embedding": _vector(text, size), "inputTextTokenCount": len(text.split())}
+            {"embedding": fake_vector(text, size), "inputTextTokenCount": tokens},
+            headers={INPUT_TOKENS_HEADER: str(tokens)},
         )
     if "cohere.embed" in model:
         if "input_type" not in body or not isinstance(body.get("texts"), list):
             return _error(400, "ValidationException", "texts and input_type are required")
-        vectors = [_vector(text, 8) for text in body["texts"]]
+        if not 0 < len(body["texts"]) <= COHERE_MAX_TEXTS:
+            return _error(
+                400,
+                "ValidationException",
+                f"Malformed input request: expected maxLength: {COHERE_MAX_TEXTS}, "
+                f"actual: {len(body['texts'])}, please reformat your input and try again.",
+            )
+        vectors = [fake_vector(text, 8) for text in body["texts"]]
+        tokens = sum(len(text.split()) for text in body["texts"])
         return web.json_response(
             {
                 "embeddings": vectors,
                 "id": "emb-1",
                 "texts": body["texts"],
                 "response_type": "embeddings_floats",
-            }
+            },
+            headers={INPUT_TOKENS_HEADER: str(tokens)},
         )
     return _error(400, "ValidationException", f"{model} does not support InvokeModel embeddings")
 

@@ -3,8 +3,10 @@ checked by the fake."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+import threading
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -19,15 +21,25 @@ from core.errors import (
     UpstreamStreamCut,
     UpstreamTimeout,
 )
-from core.providers.bedrock import BedrockProvider, default_base_url, model_path
+from core.providers import bedrock_credentials
+from core.providers.bedrock import (
+    MAX_CONCURRENT_INVOKES,
+    BedrockProvider,
+    default_base_url,
+    model_path,
+)
+from core.providers.bedrock_request import EMPTY_TOOL_RESULT
 from core.providers.bedrock_signing import SigV4Signer
 from gateway.v1.chat_pb2 import FINISH_REASON_STOP, FINISH_REASON_TOOL_CALLS, ChatDelta
 from gateway.v1.route_service_pb2 import EmbedRequest
 from tests.core.providers.support import WEATHER_TOOLS, account, chat_call, collect
 from tests.fakes.bedrock_wire import (
     ACCESS_KEY,
+    COHERE_MAX_TEXTS,
     REGION,
+    SECRET_KEY,
     FakeBedrock,
+    fake_vector,
     isolate_aws_env,
     run_fake_bedrock,
 )
@@ -268,6 +280,141 @@ async def test_a_wrong_signature_is_refused_by_the_fake(fake_bedrock: FakeBedroc
     fake_bedrock.bad_signatures = before  # expected: the fixture's check is for the others
 
 
+@pytest.mark.parametrize("stream", [False, True])
+async def test_signature_errors_never_quote_the_credentials(
+    fake_bedrock: FakeBedrock, stream: bool
+) -> None:
+    before = fake_bedrock.bad_signatures
+    token = "IQoJb3JpZ2luX2VjEFAKE-session-token-5d1c"
+    # A wrong secret: AWS answers with the canonical request, session token included.
+    forged = SigV4Signer(Credentials(ACCESS_KEY, "not-the-secret", token), REGION)
+    # A wrong region: the fake's answer quotes the credential scope, access key id included.
+    misplaced = SigV4Signer(Credentials(ACCESS_KEY, SECRET_KEY), "eu-west-3")
+    messages = []
+    for signer in (forged, misplaced):
+        provider = BedrockProvider(
+            account("bedrock", fake_bedrock.base_url, region=REGION), signer=signer
+        )
+        try:
+            error, _ = await _failure(provider, "echo-forged", stream=stream)
+        finally:
+            await provider.aclose()
+        assert isinstance(error, UpstreamRejected)
+        assert error.upstream_status == 403
+        messages.append(error.message)
+        if signer is forged:
+            said = fake_bedrock.last_signature_error
+            assert token in said  # the test means something: AWS's message held it
+            assert "The Canonical String for this request" in said
+            assert "String-to-Sign" in said
+    forged_message, misplaced_message = messages
+    assert forged_message.endswith(
+        "InvalidSignatureException: The request signature we calculated does not match the "
+        "signature you provided. (the signed request it quoted is withheld)"
+    )
+    assert "[redacted]/" in misplaced_message  # `Credential=<key id>/<date>/...`
+    for message in messages:
+        assert token not in message
+        assert ACCESS_KEY not in message
+        assert "Canonical" not in message
+    assert fake_bedrock.bad_signatures == before + 2
+    fake_bedrock.bad_signatures = before  # expected: the fixture's check is for the others
+
+
+class _CountingChain:
+    """Stands in for botocore's Session: counts credential lookups and their threads."""
+
+    def __init__(self) -> None:
+        self.threads: list[threading.Thread] = []
+
+    def session(self, profile: str | None = None) -> _CountingChain:
+        return self
+
+    def get_credentials(self) -> Credentials:
+        self.threads.append(threading.current_thread())
+        return Credentials(ACCESS_KEY, SECRET_KEY)
+
+
+async def test_credentials_are_looked_up_on_the_first_calls_once(
+    fake_bedrock: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chain = _CountingChain()
+    monkeypatch.setattr(bedrock_credentials, "Session", chain.session)
+    # Built on the loop (start-up, config reload): the chain may block on the network.
+    provider = BedrockProvider(account("bedrock", fake_bedrock.base_url, region=REGION))
+    try:
+        assert chain.threads == []
+        calls = [collect(provider, chat_call(CLAUDE, stream=i % 2 == 0)) for i in range(6)]
+        answers = await asyncio.gather(*calls)
+        assert all(r.choices[0].message.text == "echo: hi there" for _, r in answers)
+        assert len(chain.threads) == 1, "concurrent first calls share one lookup"
+        assert chain.threads[0] is not threading.main_thread()
+        await collect(provider, chat_call(CLAUDE, stream=False))
+        assert len(chain.threads) == 1
+    finally:
+        await provider.aclose()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize(
+    "request_fields", [{}, {"tool_choice": "none"}], ids=["no-tools", "choice-none"]
+)
+async def test_a_tool_history_with_blank_text_and_no_tools_is_taken(
+    bedrock: BedrockProvider,
+    fake_bedrock: FakeBedrock,
+    stream: bool,
+    request_fields: dict[str, Any],
+) -> None:
+    # What an OpenAI client sends to have a tool loop summed up: the call beside empty text,
+    # a tool that printed nothing, no tools declared any more.
+    messages = [
+        {"role": "user", "content": "hi there"},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {
+                    "id": "tooluse_0",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": "{}"},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "tooluse_0", "content": ""},
+        {"role": "user", "content": [{"type": "text", "text": " \n"}]},
+    ]
+    call = chat_call("tools-history", stream=stream, messages=messages, **request_fields)
+    _, result = await collect(bedrock, call)
+    assert result.choices[0].message.text == f"results: {EMPTY_TOOL_RESULT}"
+    sent = fake_bedrock.last_request("tools-history").body
+    assert [t["toolSpec"]["name"] for t in sent["toolConfig"]["tools"]] == ["get_weather"]
+
+
+async def test_the_user_tag_bedrock_would_refuse_is_made_fit(
+    bedrock: BedrockProvider, fake_bedrock: FakeBedrock
+) -> None:
+    _, result = await collect(bedrock, chat_call("echo-user", stream=False, user="Zoë (team ü)"))
+    assert result.choices[0].message.text == "echo: hi there"
+    assert fake_bedrock.last_request("echo-user").body["requestMetadata"] == {
+        "user": "Zo_ _team __"
+    }
+
+
+async def test_a_stream_without_usage_metadata_reports_an_estimate(
+    bedrock: BedrockProvider,
+) -> None:
+    _, result = await collect(
+        bedrock,
+        chat_call("no-usage", stream=True, messages=[{"role": "user", "content": "count " * 40}]),
+    )
+    assert result.choices[0].message.text.startswith("echo: count count")
+    usage = result.usage
+    # About four characters a token: 240 characters of question, 246 of answer.
+    assert usage.input_tokens >= 60
+    assert usage.output_tokens >= 60
+    assert usage.total_tokens == usage.input_tokens + usage.output_tokens
+
+
 async def test_invalid_requests_never_reach_bedrock(
     bedrock: BedrockProvider, fake_bedrock: FakeBedrock
 ) -> None:
@@ -305,6 +452,80 @@ async def test_cohere_embeddings_in_one_call(
         "texts": ["a", "b", "c"],
         "input_type": "search_document",
     }
+
+
+async def test_cohere_embeddings_go_in_batches_bedrock_takes(
+    bedrock: BedrockProvider, fake_bedrock: FakeBedrock
+) -> None:
+    model = "cohere.embed-multilingual-v3"
+    texts = [f"text number {i}" for i in range(2 * COHERE_MAX_TEXTS + 8)]
+    response = await bedrock.embed(EmbedRequest(inputs=texts), model)
+    sent = [r for r in fake_bedrock.requests if r.model == model]
+    assert [len(r.body["texts"]) for r in sent] == [96, 96, 8]
+    assert [t for r in sent for t in r.body["texts"]] == texts
+    assert [e.index for e in response.embeddings] == list(range(len(texts)))
+    assert [list(e.values) for e in response.embeddings] == [
+        pytest.approx(fake_vector(text, 8)) for text in texts
+    ]
+    # From the X-Amzn-Bedrock-Input-Token-Count header of each answer: 3 words a text.
+    assert (response.usage.input_tokens, response.usage.total_tokens) == (
+        3 * len(texts),
+        3 * len(texts),
+    )
+
+
+class _GatedTitan:
+    """An in-process Bedrock for Titan: the calls wait together until as many as the
+    provider's bound are in flight, so running more at once shows as more in flight."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.calls = 0
+        self._full = asyncio.Event()
+
+    async def post_bytes_with_headers(
+        self, path: str, data: bytes, *, label: str, headers: Mapping[str, str] | None = None
+    ) -> tuple[Any, Mapping[str, str]]:
+        self.calls += 1
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        if self.in_flight >= MAX_CONCURRENT_INVOKES:
+            self._full.set()
+        await self._full.wait()
+        self.in_flight -= 1
+        text = json.loads(data)["inputText"]
+        # No token count in the body or a header: the provider estimates.
+        return {"embedding": [float(len(text))]}, {}
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_titan_calls_run_a_bounded_few_at_a_time() -> None:
+    upstream = _GatedTitan()
+    # Static credentials: signing never yields, so every call that may start does at once.
+    provider = BedrockProvider(
+        account("bedrock", "http://unused", region=REGION),
+        upstream=upstream,  # type: ignore[arg-type]  # the embedding half of the seam
+        signer=SigV4Signer(Credentials(ACCESS_KEY, SECRET_KEY), REGION),
+    )
+    texts = ["x" * i for i in range(1, 21)]
+    response = await provider.embed(EmbedRequest(inputs=texts), "amazon.titan-embed-text-v2:0")
+    assert upstream.calls == len(texts)
+    assert upstream.most_in_flight == MAX_CONCURRENT_INVOKES
+    assert [e.values[0] for e in response.embeddings] == [float(len(t)) for t in texts]
+    assert response.usage.input_tokens > 0
+
+
+async def test_titan_calls_over_http_stay_within_the_bound(
+    bedrock: BedrockProvider, fake_bedrock: FakeBedrock
+) -> None:
+    texts = [f"input {i}" for i in range(3 * MAX_CONCURRENT_INVOKES)]
+    response = await bedrock.embed(EmbedRequest(inputs=texts), "amazon.titan-embed-g1-text-02")
+    assert len(response.embeddings) == len(texts)
+    assert response.usage.input_tokens == 2 * len(texts)
+    assert fake_bedrock.max_invokes_in_flight <= MAX_CONCURRENT_INVOKES
 
 
 @pytest.mark.parametrize(

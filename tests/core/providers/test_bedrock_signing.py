@@ -1,5 +1,5 @@
-"""SigV4 signing: AWS's published test vectors byte for byte, the credential chain, and
-refreshable credentials refreshed off the event loop."""
+"""SigV4 signing: AWS's published test vectors byte for byte, the credential chain (run on
+first use, once, off the event loop), and refreshable credentials refreshed off it too."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import botocore.auth
 import pytest
 from botocore.credentials import Credentials, RefreshableCredentials
 
-from core.config.loader import ConfigError
+from core.errors import UpstreamFailed
+from core.providers import bedrock_credentials
 from core.providers.bedrock_signing import SigV4Signer
 from tests.core.providers.support import account
 from tests.fakes.bedrock_wire import ACCESS_KEY, SECRET_KEY, isolate_aws_env
@@ -121,11 +122,76 @@ async def test_a_named_profile_is_read_from_the_shared_files(
     assert "Credential=AKIDPROFILE/" in added["Authorization"]
 
 
-def test_no_credentials_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_no_credentials_fail_each_call_not_the_start_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    with pytest.raises(ConfigError, match=r"bedrock-main.*no AWS credentials found"):
-        SigV4Signer.from_account(account("bedrock", None, region="us-east-1"))
+    signer = SigV4Signer.from_account(account("bedrock", None, region="us-east-1"))
+    for _ in range(2):
+        with pytest.raises(UpstreamFailed, match=r"bedrock-main.*no AWS credentials found"):
+            await signer.sign("POST", "https://h/", b"", {})
+    # Nothing found is not remembered: each call looks again (a role may have come up).
+    assert signer.credentials.resolutions == 2
+
+
+async def test_a_failing_chain_is_an_upstream_failure_naming_the_account(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bedrock = account("bedrock", None, region="us-east-1", aws_profile="missing-profile")
+    with pytest.raises(UpstreamFailed, match=r"bedrock-main.*ProfileNotFound"):
+        await SigV4Signer.from_account(bedrock).sign("POST", "https://h/", b"", {})
+
+
+class _BlockingChain:
+    """Stands in for botocore's Session: counts lookups, records their threads, and blocks
+    each until `release` is set, as a role lookup blocks on the network."""
+
+    def __init__(self) -> None:
+        self.threads: list[threading.Thread] = []
+        self.release = threading.Event()
+
+    def session(self, profile: str | None = None) -> _BlockingChain:
+        return self
+
+    def get_credentials(self) -> Credentials:
+        self.threads.append(threading.current_thread())
+        self.release.wait(10)
+        return Credentials(ACCESS_KEY, SECRET_KEY)
+
+
+async def test_the_chain_runs_on_first_use_once_and_off_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chain = _BlockingChain()
+    monkeypatch.setattr(bedrock_credentials, "Session", chain.session)
+    signer = SigV4Signer.from_account(account("bedrock", None, region="us-east-1"))
+    assert chain.threads == [], "building the signer must not look credentials up"
+
+    loop_ticks = 0
+
+    async def tick() -> None:
+        nonlocal loop_ticks
+        while not chain.release.is_set():
+            loop_ticks += 1
+            if loop_ticks == 5:
+                chain.release.set()  # the loop kept running while the lookup was blocked
+            await asyncio.sleep(0)
+
+    signs = [signer.sign("POST", "https://h/", b"", {}) for _ in range(5)]
+    *added, _ = await asyncio.gather(*signs, tick())
+    assert all(f"Credential={ACCESS_KEY}/" in a["Authorization"] for a in added)
+    assert len(chain.threads) == 1, "concurrent first calls share one lookup"
+    assert chain.threads[0] is not threading.main_thread()
+    await signer.sign("POST", "https://h/", b"", {})
+    assert len(chain.threads) == 1, "found once, kept"
+
+
+async def test_the_values_signed_with_are_known_for_redaction() -> None:
+    signer = SigV4Signer(Credentials("AKIDSIGNED", "the-secret", "the-token"), "us-east-1")
+    assert signer.secrets() == ()  # nothing signed yet
+    await signer.sign("POST", "https://h/", b"", {})
+    assert set(signer.secrets()) == {"AKIDSIGNED", "the-secret", "the-token"}
 
 
 def _refreshable(expires_in: float, refresh: Any) -> RefreshableCredentials:
@@ -187,3 +253,4 @@ async def test_an_expiring_role_refreshes_once_in_a_worker_thread() -> None:
     again = await signer.sign("POST", "https://h/", b"", {})
     assert "Credential=AKIDNEW/" in again["Authorization"]
     assert len(threads) == 1
+    assert {"AKIDNEW", "new-token"} <= set(signer.secrets())

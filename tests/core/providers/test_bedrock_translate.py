@@ -12,8 +12,9 @@ from hypothesis import given, settings, strategies as st
 
 from codec import chat_params_from_json, struct_to_dict
 from core.errors import InvalidRequest
-from core.providers.bedrock_request import converse_body
+from core.providers.bedrock_request import EMPTY_TOOL_RESULT, converse_body
 from core.providers.bedrock_response import ConverseStream, result_from_converse
+from core.providers.bedrock_tools import STUB_DESCRIPTION
 from gateway.v1.chat_pb2 import (
     FINISH_REASON_CONTENT_FILTER,
     FINISH_REASON_LENGTH,
@@ -22,14 +23,17 @@ from gateway.v1.chat_pb2 import (
     ChatResult,
 )
 from tests.core.providers.support import WEATHER_TOOLS
-from tests.fakes.bedrock_wire import stream_events
+from tests.fakes.bedrock_wire import converse_problem, stream_events
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20).decode()
 
 
 def _body(**request: Any) -> dict[str, Any]:
     data = {"model": "a/m", "messages": [{"role": "user", "content": "hi"}], **request}
-    return converse_body(chat_params_from_json(data))
+    body = converse_body(chat_params_from_json(data))
+    # Every body built must be one real Converse takes (the fake knows its rules).
+    assert converse_problem(body) is None
+    return body
 
 
 def _refused(**request: Any) -> InvalidRequest:
@@ -152,9 +156,135 @@ def test_tools_choices_and_a_round_trip() -> None:
         "tool": {"name": "get_time"}
     }
     assert "toolConfig" not in _body(tools=WEATHER_TOOLS, tool_choice="none")
-    assert _refused(messages=messages, tools=WEATHER_TOOLS, tool_choice="none").param == (
-        "tool_choice"
+
+
+_TOOL_HISTORY = [
+    {"role": "user", "content": "weather?"},
+    {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "t1", "type": "function", "function": {"name": "get_weather", "arguments": ""}},
+            {"id": "t2", "type": "function", "function": {"name": "get_time", "arguments": ""}},
+            {"id": "t3", "type": "function", "function": {"name": "get_weather", "arguments": ""}},
+        ],
+    },
+    {"role": "tool", "tool_call_id": "t1", "content": "rain"},
+    {"role": "tool", "tool_call_id": "t2", "content": "noon"},
+    {"role": "tool", "tool_call_id": "t3", "content": "sun"},
+    {"role": "user", "content": "Sum it up."},
+]
+
+
+def _stub(name: str) -> dict[str, Any]:
+    return {
+        "toolSpec": {
+            "name": name,
+            "description": STUB_DESCRIPTION,
+            "inputSchema": {"json": {"type": "object"}},
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    "request_fields",
+    [{}, {"tool_choice": "none"}, {"tool_choice": "none", "tools": WEATHER_TOOLS}],
+    ids=["no-tools", "choice-none", "tools-and-choice-none"],
+)
+def test_a_tool_history_without_usable_tools_declares_stubs(
+    request_fields: dict[str, Any],
+) -> None:
+    # Converse refuses toolUse/toolResult blocks unless toolConfig is defined; with "none"
+    # the caller's own tools stay out, so only the stubs (saying not to call them) are there.
+    body = _body(messages=_TOOL_HISTORY, **request_fields)
+    assert body["toolConfig"] == {"tools": [_stub("get_weather"), _stub("get_time")]}
+
+
+def test_blank_text_is_never_sent_and_empty_turns_are_dropped() -> None:
+    messages = [
+        {"role": "system", "content": " "},
+        {"role": "system", "content": "Be brief."},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "look"},
+                {"type": "text", "text": " \n\t", "cache_control": {"type": "ephemeral"}},
+            ],
+        },
+        {"role": "assistant", "content": ""},
+        {"role": "user", "content": "  "},
+        {"role": "user", "content": "again"},
+        {
+            "role": "assistant",
+            "content": [{"type": "text", "text": "\n"}],
+            "tool_calls": [
+                {"id": "t1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": "t1", "content": ""},
+        {"role": "assistant", "content": "   "},
+        {"role": "tool", "tool_call_id": "t1", "content": [{"type": "text", "text": " "}]},
+    ]
+    body = _body(messages=messages, tools=WEATHER_TOOLS)
+    assert body["system"] == [{"text": "Be brief."}]
+    empty = [{"text": EMPTY_TOOL_RESULT}]
+    assert body["messages"] == [
+        {
+            "role": "user",
+            # The blank part's cache point stays where it was; the empty assistant turn
+            # between the two user turns is gone, and they merge.
+            "content": [{"text": "look"}, {"cachePoint": {"type": "default"}}, {"text": "again"}],
+        },
+        {
+            "role": "assistant",
+            "content": [{"toolUse": {"toolUseId": "t1", "name": "f", "input": {}}}],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"toolResult": {"toolUseId": "t1", "content": empty}},
+                {"toolResult": {"toolUseId": "t1", "content": empty}},
+            ],
+        },
+    ]
+
+
+def test_a_conversation_of_blank_text_is_refused_by_name() -> None:
+    error = _refused(
+        messages=[{"role": "system", "content": "x"}, {"role": "user", "content": " "}]
     )
+    assert error.param == "messages"
+    assert "blank text is not sent" in error.message
+
+
+def test_the_user_tag_is_made_fit_for_request_metadata() -> None:
+    user = "Zoë <zoe@example.com>; " + "x" * 300
+    tag = _body(user=user)["requestMetadata"]["user"]
+    assert tag.startswith("Zo_ _zoe@example.com__ xxx")
+    assert len(tag) == 256
+    # The caller's own tags come first; there is room for 16 in all.
+    own = {f"k{i}": f"v {i}" for i in range(15)}
+    assert _body(user="u", requestMetadata=own)["requestMetadata"] == {**own, "user": "u"}
+    full = {f"k{i}": "v" for i in range(16)}
+    assert _body(user="u", requestMetadata=full)["requestMetadata"] == full
+    assert _body(user="u", requestMetadata={"user": "mine"})["requestMetadata"] == {"user": "mine"}
+
+
+@pytest.mark.parametrize(
+    ("metadata", "param"),
+    [
+        ({"team": "café"}, "requestMetadata.team"),
+        ({"": "x"}, "requestMetadata."),
+        ({"n": 1}, "requestMetadata.n"),
+        ({"long": "x" * 257}, "requestMetadata.long"),
+        ({f"k{i}": "v" for i in range(17)}, "requestMetadata"),
+        (["a"], "requestMetadata"),
+    ],
+)
+def test_request_metadata_bedrock_would_refuse_is_refused_by_name(
+    metadata: Any, param: str
+) -> None:
+    assert _refused(requestMetadata=metadata).param == param
 
 
 def test_json_schema_uses_converse_structured_output() -> None:
@@ -450,14 +580,51 @@ def test_tool_calls_survive_a_round_trip_through_converse(
         ),
         min_size=1,
         max_size=6,
-    )
+    ).filter(lambda parts: any(p["type"] != "text" or p["text"].strip() for p in parts))
 )
 def test_content_order_survives_the_request(parts: list[dict[str, Any]]) -> None:
     body = _body(messages=[{"role": "user", "content": parts}])
     sent = body["messages"][0]["content"]
+    kept = [p for p in parts if p["type"] != "text" or p["text"].strip()]  # blank: dropped
     assert [("text" if "text" in b else "image") for b in sent] == [
-        ("text" if p["type"] == "text" else "image") for p in parts
+        ("text" if p["type"] == "text" else "image") for p in kept
     ]
     assert [b["text"] for b in sent if "text" in b] == [
-        p["text"] for p in parts if p["type"] == "text"
+        p["text"] for p in kept if p["type"] == "text"
     ]
+
+
+_texts = st.sampled_from(["", " ", "\n\t", "ok", " padded "])
+_turn = st.tuples(
+    _texts,  # the user's text
+    _texts,  # the assistant's text
+    st.lists(_texts, max_size=3),  # the assistant's tool calls, by their results' text
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(_turn, min_size=1, max_size=4),
+    st.sampled_from([{}, {"tools": WEATHER_TOOLS}, {"tool_choice": "none"}]),
+)
+def test_any_openai_conversation_becomes_one_converse_takes(
+    turns: list[tuple[str, str, list[str]]], tools: dict[str, Any]
+) -> None:
+    # Blank text anywhere, empty answers and results, tools declared or not: `_body` checks
+    # each body against the fake's copy of Converse's rules.
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "start"}]
+    for turn, (user, answer, results) in enumerate(turns):
+        calls = [
+            {"id": f"c{turn}_{i}", "type": "function", "function": {"name": "f", "arguments": ""}}
+            for i in range(len(results))
+        ]
+        assistant: dict[str, Any] = {"role": "assistant", "content": answer}
+        if calls:
+            assistant["tool_calls"] = calls
+        messages.append(assistant)
+        messages.extend(
+            {"role": "tool", "tool_call_id": call["id"], "content": text}
+            for call, text in zip(calls, results, strict=True)
+        )
+        messages.append({"role": "user", "content": user})
+    _body(messages=messages, **tools)
