@@ -2,33 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from functools import partial
 from typing import Any
 
 import orjson
 
 from core.config.models import ProviderAccount, model_id
-from core.errors import InvalidRequest, UpstreamFailed, UpstreamStreamCut
+from core.errors import UpstreamFailed, UpstreamStreamCut
 from core.providers.base import ChatCall, ChatEvent
+from core.providers.gemini_embed import (
+    batches,
+    embed_options,
+    embed_texts,
+    embed_usage,
+    estimated_tokens,
+    gather_bounded,
+    vectors,
+)
 from core.providers.gemini_request import generate_body
 from core.providers.gemini_response import GeminiAnswer
 from core.providers.transport import HttpUpstream, Upstream
 from core.providers.upstream_errors import stream_error_message
-from gateway.v1.chat_pb2 import Usage
-from gateway.v1.route_service_pb2 import Embedding, EmbedRequest, EmbedResponse
+from gateway.v1.route_service_pb2 import EmbedRequest, EmbedResponse
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 DEFAULT_API_VERSION = "v1beta"
 _MALFORMED = (KeyError, TypeError, ValueError, AttributeError)
 """What reading an answer of an unexpected shape raises."""
 
-_CHARS_PER_TOKEN = 4
-# Embedding request extras Gemini takes (OpenAI-style name -> wire name); the facade always
-# re-encodes vectors itself, so `encoding_format` changes nothing upstream.
+# Embedding request extras Gemini takes (OpenAI-style name -> wire name).
 _EMBED_EXTRAS = {"task_type": "taskType", "taskType": "taskType", "title": "title"}
-_EMBED_NO_EFFECT = frozenset({"encoding_format"})
-"""Embedding request extras that change nothing a Google embedding model returns (the facade
-encodes the floats itself)."""
+_EMBED_BATCH = 100
+"""Texts per `batchEmbedContents`: the Gemini API refuses a batch of more requests."""
+
+AuthHeaders = Callable[[], Awaitable[Mapping[str, str]]]
+"""Headers that authenticate one call, asked for once its request is known to be valid."""
 
 
 async def generate(
@@ -36,11 +45,14 @@ async def generate(
     model_path: str,
     call: ChatCall,
     *,
-    headers: Mapping[str, str] | None = None,
+    vertex: bool = False,
+    auth: AuthHeaders | None = None,
 ) -> AsyncIterator[ChatEvent]:
     """Runs a generateContent call at `model_path` (`.../models/<model>`): deltas when
-    streaming, then one ChatResult. Shared by the Gemini API and Vertex AI."""
-    body = generate_body(call.params, call.model)
+    streaming, then one ChatResult. Shared by the Gemini API and Vertex AI (`vertex`)."""
+    body = generate_body(call.params, call.model, vertex=vertex)
+    # After the body: a request refused as invalid never waits for (or fails on) a token.
+    headers = await auth() if auth is not None else None
     answer = GeminiAnswer()
     if not call.stream:
         raw = await upstream.post_json(
@@ -87,26 +99,6 @@ def _decode_chunk(data: str, call: ChatCall) -> dict[str, Any]:
     return chunk
 
 
-def embed_texts(request: EmbedRequest, family: str) -> list[str]:
-    """The texts to embed; token-id inputs are refused, as Google models take only text."""
-    if "input" in request.extras.fields:
-        raise InvalidRequest(
-            f"{family} embedding models take text, not token arrays", param="input"
-        )
-    return list(request.inputs)
-
-
-def estimated_usage(texts: list[str]) -> Usage:
-    """A token estimate for embeddings whose answer reports none (about four characters a
-    token): usage is always counted, for budgets and cost."""
-    tokens = sum(len(text) // _CHARS_PER_TOKEN + 1 for text in texts if text)
-    return Usage(input_tokens=tokens, total_tokens=tokens)
-
-
-def vectors(values: list[list[float]]) -> list[Embedding]:
-    return [Embedding(index=i, values=vector) for i, vector in enumerate(values)]
-
-
 class GeminiProvider:
     """A Gemini API account: the key travels in `x-goog-api-key` on every request."""
 
@@ -134,45 +126,33 @@ class GeminiProvider:
         options: dict[str, Any] = {}
         if request.HasField("dimensions"):
             options["outputDimensionality"] = request.dimensions
-        for key, value in embed_options(request, _EMBED_EXTRAS, "gemini").items():
-            options[key] = value
-        body = {
-            "requests": [
-                {"model": f"models/{model}", "content": {"parts": [{"text": text}]}, **options}
-                for text in texts
-            ]
-        }
-        answer = await self._upstream.post_json(
-            f"{self._model_path(model)}:batchEmbedContents", body, label=label
+        options.update(embed_options(request, _EMBED_EXTRAS, "gemini"))
+        path = f"{self._model_path(model)}:batchEmbedContents"
+
+        async def embed_batch(batch: list[str]) -> tuple[list[list[float]], int]:
+            body = {
+                "requests": [
+                    {"model": f"models/{model}", "content": {"parts": [{"text": text}]}, **options}
+                    for text in batch
+                ]
+            }
+            answer = await self._upstream.post_json(path, body, label=label)
+            try:
+                values = [list(item["values"]) for item in answer["embeddings"]]
+                metadata = answer.get("usageMetadata") or {}
+            except _MALFORMED as exc:
+                raise UpstreamFailed(f"{label}: upstream answered an unexpected body") from exc
+            if len(values) != len(batch):
+                raise UpstreamFailed(f"{label}: upstream answered {len(values)} embeddings")
+            tokens = metadata.get("promptTokenCount") if isinstance(metadata, dict) else None
+            return values, tokens if isinstance(tokens, int) else estimated_tokens(batch)
+
+        answers = await gather_bounded(
+            [partial(embed_batch, batch) for batch in batches(texts, size=_EMBED_BATCH)]
         )
-        try:
-            values = [list(item["values"]) for item in answer["embeddings"]]
-            metadata = answer.get("usageMetadata") or {}
-        except _MALFORMED as exc:
-            raise UpstreamFailed(f"{label}: upstream answered an unexpected body") from exc
-        if len(values) != len(texts):
-            raise UpstreamFailed(f"{label}: upstream answered {len(values)} embeddings")
-        tokens = metadata.get("promptTokenCount") if isinstance(metadata, dict) else None
-        usage = (
-            Usage(input_tokens=int(tokens), total_tokens=int(tokens))
-            if isinstance(tokens, int)
-            else estimated_usage(texts)
-        )
+        values = [vector for batch_values, _ in answers for vector in batch_values]
+        usage = embed_usage(sum(tokens for _, tokens in answers))
         return EmbedResponse(embeddings=vectors(values), model=request.model, usage=usage)
 
     async def aclose(self) -> None:
         await self._upstream.aclose()
-
-
-def embed_options(request: EmbedRequest, names: Mapping[str, str], family: str) -> dict[str, Any]:
-    """The request's embedding options by their wire `names` (`task_type`, `title`); 400 for
-    any other extra, which `family` embedding models would not apply."""
-    options: dict[str, Any] = {}
-    for key, value in request.extras.fields.items():
-        if key in _EMBED_NO_EFFECT or value.WhichOneof("kind") == "null_value":
-            continue
-        wire = names.get(key)
-        if wire is None:
-            raise InvalidRequest(f"{key} is not supported by {family} embedding models", param=key)
-        options[wire] = value.string_value
-    return options

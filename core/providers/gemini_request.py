@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from codec import struct_to_dict, value_to_python
 from core.errors import InvalidRequest
+from core.providers.gemini_labels import vertex_labels
 from core.providers.tool_arguments import arguments_object
 from gateway.v1.chat_pb2 import (
     RESPONSE_FORMAT_TYPE_JSON_OBJECT,
@@ -69,13 +70,18 @@ _TOP_LEVEL_EXTRAS = {
     "safetySettings": "safetySettings",
     "cached_content": "cachedContent",
     "cachedContent": "cachedContent",
-    "labels": "labels",
 }
 _GENERATION_CONFIG_EXTRAS = ("generation_config", "generationConfig")
 
-# OpenAI's `reasoning_effort` as a thinking budget, the mapping Google's own
-# OpenAI-compatible endpoint documents.
+# OpenAI's `reasoning_effort` in Gemini's terms (see `_thinking_for`). Budgets are the ones
+# Google's own OpenAI-compatible endpoint documents; levels are `ThinkingLevel` names, only
+# the two every Gemini 3 model takes (3 Pro has no MINIMAL or MEDIUM).
 _THINKING_BUDGETS = {"none": 0, "minimal": 0, "low": 1024, "medium": 8192, "high": 24576}
+_THINKING_LEVELS = {"none": "LOW", "minimal": "LOW", "low": "LOW", "medium": "HIGH", "high": "HIGH"}
+_PRO_MIN_BUDGET = 128
+"""The smallest budget Gemini 2.5 Pro takes: it cannot stop thinking, and refuses 0."""
+_THINKING_KNOBS = ("thinkingBudget", "thinking_budget", "thinkingLevel", "thinking_level")
+"""How much to think, in a thinkingConfig (Gemini reads either spelling): one is enough."""
 
 _MODES = {
     TOOL_CHOICE_MODE_AUTO: "AUTO",
@@ -84,8 +90,9 @@ _MODES = {
 }
 
 
-def generate_body(params: ChatParams, model: str) -> dict[str, Any]:
-    """The `generateContent` request for `params` to `model` (which the URL names)."""
+def generate_body(params: ChatParams, model: str, *, vertex: bool = False) -> dict[str, Any]:
+    """The `generateContent` request for `params` to `model` (which the URL names), for
+    Vertex AI when `vertex`, else for the Gemini API."""
     stand_in = None if model.startswith(_UNSIGNED_MODELS) else SKIP_SIGNATURE
     system: list[dict[str, Any]] = []
     contents: list[dict[str, Any]] = []
@@ -116,7 +123,7 @@ def generate_body(params: ChatParams, model: str) -> dict[str, Any]:
             body["toolConfig"] = config
     elif params.HasField("tool_choice"):
         raise InvalidRequest("tool_choice needs tools", param="tool_choice")
-    _apply_extras(body, generation, params)
+    _apply_extras(body, generation, params, model, vertex=vertex)
     if generation:
         body["generationConfig"] = generation
     return body
@@ -366,9 +373,17 @@ def _generation_config(params: ChatParams) -> dict[str, Any]:
     return config
 
 
-def _apply_extras(body: dict[str, Any], generation: dict[str, Any], params: ChatParams) -> None:
+def _apply_extras(
+    body: dict[str, Any],
+    generation: dict[str, Any],
+    params: ChatParams,
+    model: str,
+    *,
+    vertex: bool,
+) -> None:
     extras = struct_to_dict(params.extras)
     merged: dict[str, Any] = {}
+    effort: str | None = None
     for key, value in extras.items():
         if value is None or key in _NO_EFFECT_EXTRAS:
             continue  # null means unset; the rest change nothing Gemini generates
@@ -380,18 +395,41 @@ def _apply_extras(body: dict[str, Any], generation: dict[str, Any], params: Chat
             generation[_GENERATION_EXTRAS[key]] = value
         elif key in _TOP_LEVEL_EXTRAS:
             body[_TOP_LEVEL_EXTRAS[key]] = value
+        elif key == "labels":
+            # Billing labels: only Vertex has them (the Gemini API refuses the field), and
+            # they change nothing generated, so on the Gemini API they are left out.
+            labels = vertex_labels(value) if vertex else {}
+            if labels:
+                body["labels"] = labels
         elif key in _GENERATION_CONFIG_EXTRAS and isinstance(value, dict):
             merged.update(value)
         elif key == "reasoning_effort" and value in _THINKING_BUDGETS:
-            thinking = generation.setdefault("thinkingConfig", {})
-            if isinstance(thinking, dict):
-                thinking.setdefault("thinkingBudget", _THINKING_BUDGETS[value])
+            effort = value
         else:
             raise InvalidRequest(
                 f"{key} is not supported by gemini models", param=_param_name(key, value)
             )
     # An explicit generation_config is the caller's last word on Gemini's own settings.
     generation.update(merged)
+    if effort is not None:
+        thinking = generation.setdefault("thinkingConfig", {})
+        # A thinkingConfig the caller gave that already says how much to think wins: adding
+        # the other knob would be refused (Gemini takes a budget or a level, never both).
+        if isinstance(thinking, dict) and not any(knob in thinking for knob in _THINKING_KNOBS):
+            thinking.update(_thinking_for(effort, model))
+
+
+def _thinking_for(effort: str, model: str) -> dict[str, Any]:
+    """`reasoning_effort` as the thinkingConfig `model` takes: Gemini 3 a `thinkingLevel`
+    (it still reads budgets, but thinks worse on them), earlier models a `thinkingBudget`.
+    Never both: Gemini 3 refuses a config with both."""
+    if "gemini-3" in model:
+        return {"thinkingLevel": _THINKING_LEVELS[effort]}
+    budget = _THINKING_BUDGETS[effort]
+    if budget == 0 and "pro" in model.split("-"):
+        # "Budget 0 is invalid. This model only works in thinking mode."
+        budget = _PRO_MIN_BUDGET
+    return {"thinkingBudget": budget}
 
 
 def _param_name(key: str, value: Any) -> str:

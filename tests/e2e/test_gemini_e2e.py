@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
 
-from tests.fakes.gemini_wire import FakeGemini, fake_gemini
+from tests.fakes.gemini_wire import FakeGemini, fake_gemini, fake_vector
 from tests.harness import RunningGateway, run_gateway
 
 __all__ = ["fake_gemini"]
@@ -22,6 +22,8 @@ FAMILIES = ["gem", "vx"]
 CHAT_MODELS = [
     "echo",
     "tools",
+    "gemini-3-flash-tools",
+    "gemini-2.5-pro",
     "fail-400",
     "fail-429-retryafter-9",
     "fail-500",
@@ -85,6 +87,7 @@ timeout_seconds: 1
 models:
 {models}
   - {{name: text-embedding-005, kind: embedding}}
+  - {{name: gemini-embedding-001, kind: embedding}}
 """
 
 
@@ -158,15 +161,18 @@ async def test_streaming_with_usage(sdk: openai.AsyncOpenAI, family: str) -> Non
 
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("stream", [False, True])
+# Gemini 3 refuses a function call turn without its thought signature, which a streamed
+# call's pieces cannot carry: the gateway sends Google's stand-in.
+@pytest.mark.parametrize("model", ["tools", "gemini-3-flash-tools"])
 async def test_parallel_tool_calls_round_trip(
-    sdk: openai.AsyncOpenAI, fake_gemini: FakeGemini, family: str, stream: bool
+    sdk: openai.AsyncOpenAI, fake_gemini: FakeGemini, family: str, stream: bool, model: str
 ) -> None:
     names: dict[int, str] = {}
     ids: dict[int, str] = {}
     arguments: dict[int, str] = {}
     if stream:
         chunks = await sdk.chat.completions.create(
-            model=f"{family}/tools", messages=USER, tools=TOOLS, stream=True
+            model=f"{family}/{model}", messages=USER, tools=TOOLS, stream=True
         )
         finish = None
         async for chunk in chunks:
@@ -184,7 +190,7 @@ async def test_parallel_tool_calls_round_trip(
                     )
     else:
         completion = await sdk.chat.completions.create(
-            model=f"{family}/tools", messages=USER, tools=TOOLS
+            model=f"{family}/{model}", messages=USER, tools=TOOLS
         )
         finish = completion.choices[0].finish_reason
         for index, call in enumerate(completion.choices[0].message.tool_calls or []):
@@ -217,11 +223,14 @@ async def test_parallel_tool_calls_round_trip(
         {"role": "tool", "tool_call_id": ids[1], "content": "noon"},
     ]
     answer = await sdk.chat.completions.create(
-        model=f"{family}/tools", messages=messages, tools=TOOLS
+        model=f"{family}/{model}", messages=messages, tools=TOOLS
     )
     assert answer.choices[0].message.content == "tool results: get_weather=sunny; get_time=noon"
-    sent = fake_gemini.last_request("tools").body["contents"]
+    sent = fake_gemini.last_request(model).body["contents"]
     assert [c["role"] for c in sent] == ["user", "model", "user"]
+    if model.startswith("gemini-3"):
+        # The client sent the calls back without the signature: Google's stand-in goes.
+        assert sent[1]["parts"][0]["thoughtSignature"] == "skip_thought_signature_validator"
     assert [p["functionResponse"]["name"] for p in sent[2]["parts"]] == ["get_weather", "get_time"]
 
 
@@ -299,6 +308,22 @@ async def test_stream_cut_ends_with_an_error(sdk: openai.AsyncOpenAI, family: st
     assert received
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+async def test_labels_and_reasoning_effort(
+    sdk: openai.AsyncOpenAI, fake_gemini: FakeGemini, family: str
+) -> None:
+    completion = await sdk.chat.completions.create(
+        model=f"{family}/gemini-2.5-pro",
+        messages=USER,
+        reasoning_effort="minimal",
+        extra_body={"labels": {"Team": "Search"}},
+    )
+    assert completion.choices[0].finish_reason == "stop"
+    sent = fake_gemini.last_request("gemini-2.5-pro").body
+    assert sent["generationConfig"] == {"thinkingConfig": {"thinkingBudget": 128}}
+    assert sent.get("labels") == ({"team": "search"} if family == "vx" else None)
+
+
 async def test_unsupported_parameter_is_a_400_naming_it(sdk: openai.AsyncOpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as raised:
         await sdk.chat.completions.create(model="gem/echo", messages=USER, logprobs=True)
@@ -322,3 +347,18 @@ async def test_embeddings(sdk: openai.AsyncOpenAI, family: str, model: str) -> N
         model=f"{family}/{model}", input=["alpha beta"], dimensions=6
     )
     assert again.data[0].embedding == pytest.approx(answer.data[0].embedding)
+
+
+async def test_vertex_gemini_embedding_one_text_a_call(
+    sdk: openai.AsyncOpenAI, fake_gemini: FakeGemini
+) -> None:
+    before = len(fake_gemini.requests_for("gemini-embedding-001"))
+    texts = [f"text {i}" for i in range(12)]
+    answer = await sdk.embeddings.create(model="vx/gemini-embedding-001", input=texts)
+    assert [d.index for d in answer.data] == list(range(12))
+    assert [d.embedding for d in answer.data] == [
+        pytest.approx(fake_vector(text, 8)) for text in texts
+    ]
+    sent = fake_gemini.requests_for("gemini-embedding-001")[before:]
+    assert [len(r.body["instances"]) for r in sent] == [1] * 12
+    assert answer.usage.prompt_tokens == 24

@@ -12,6 +12,13 @@ plus Gemini's own:
     withids     function calls carry ids (as Gemini 3 sends them); otherwise none
     thinking    a thought-summary part first, and thoughtsTokenCount in the usage
     cache       usage reports cachedContentTokenCount
+    gather-<n>  requests wait until n of them (for this model) are in flight at once, to
+                prove a client sends them concurrently (`max_in_flight` says how many it did)
+
+and by the model's own name, as Google checks it: a `pro` model refuses a thinking budget of
+0, only `gemini-3` models take a thinking level and refuse a function call turn of the
+current turn without a thought signature, and on Vertex a `gemini-embedding` model embeds one
+text per request. The Gemini API refuses `labels` (only Vertex takes them).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import base64
 import contextlib
 import hashlib
 import json
+import re
 import socket
 import struct
 import threading
@@ -52,9 +60,9 @@ _TOP_LEVEL = frozenset(
         "generationConfig",
         "safetySettings",
         "cachedContent",
-        "labels",
     }
 )
+_VERTEX_TOP_LEVEL = _TOP_LEVEL | {"labels"}
 _GENERATION = frozenset(
     {
         "temperature",
@@ -74,9 +82,19 @@ _GENERATION = frozenset(
         "mediaResolution",
     }
 )
+_THINKING = frozenset({"includeThoughts", "thinkingBudget", "thinkingLevel"})
+_THINKING_LEVELS = frozenset({"MINIMAL", "LOW", "MEDIUM", "HIGH"})
 _PART_DATA = ("text", "inlineData", "fileData", "functionCall", "functionResponse")
 _SIGNATURE = "sig-fake-0"
 EMBEDDING_DIMENSIONS = 8
+GEMINI_EMBED_BATCH = 100
+"""Requests per batchEmbedContents the Gemini API takes."""
+VERTEX_EMBED_BATCH = 250
+VERTEX_EMBED_TOKENS = 20_000
+"""Instances, and their tokens (counted here as words), per :predict of a text-embedding
+model; a gemini-embedding model takes one instance."""
+_MAX_LABELS = 64
+_LABEL = re.compile(r"[a-z0-9_-]{0,63}")
 
 
 def error_response(status: int, message: str, *, retry_after: int | None = None) -> web.Response:
@@ -95,13 +113,17 @@ def error_response(status: int, message: str, *, retry_after: int | None = None)
     return web.json_response({"error": error}, status=status, headers=headers)
 
 
-def _problem(body: Any) -> str | None:
+def _problem(body: Any, model: str, *, vertex: bool) -> str | None:
     """What real Gemini refuses with a 400 (the subset a translation could get wrong)."""
     if not isinstance(body, dict):
         return "Invalid JSON payload received."
     for key in body:
-        if key not in _TOP_LEVEL:
+        if key not in (_VERTEX_TOP_LEVEL if vertex else _TOP_LEVEL):
             return f'Invalid JSON payload received. Unknown name "{key}": Cannot find field.'
+    if "labels" in body:
+        problem = _labels_problem(body["labels"])
+        if problem:
+            return problem
     for key in body.get("generationConfig") or {}:
         if key not in _GENERATION:
             return (
@@ -111,6 +133,9 @@ def _problem(body: Any) -> str | None:
     config = body.get("generationConfig") or {}
     if "responseJsonSchema" in config and config.get("responseMimeType") != "application/json":
         return "response_mime_type must be application/json when a response schema is set"
+    problem = _thinking_problem(config.get("thinkingConfig"), model)
+    if problem:
+        return problem
     contents = body.get("contents")
     if not contents:
         return "* GenerateContentRequest.contents: contents is not specified"
@@ -157,7 +182,72 @@ def _problem(body: Any) -> str | None:
             if sorted(responses) != sorted(previous_calls):
                 return f"contents[{i}]: function response names do not match the calls"
         previous_calls, previous_role, previous_responses = calls, role, bool(responses)
+    if "gemini-3" in model:
+        return _signature_problem(contents)
     return None
+
+
+def _thinking_problem(thinking: Any, model: str) -> str | None:
+    if thinking is None:
+        return None
+    for key in thinking:
+        if key not in _THINKING:
+            return (
+                f'Invalid JSON payload received. Unknown name "{key}" at '
+                "'generation_config.thinking_config': Cannot find field."
+            )
+    if "thinkingBudget" in thinking and "thinkingLevel" in thinking:
+        return "You can only set only one of thinking budget and thinking level."
+    if "thinkingLevel" in thinking:
+        if str(thinking["thinkingLevel"]).upper() not in _THINKING_LEVELS:
+            return (
+                f"Invalid value at 'thinking_config.thinking_level': {thinking['thinkingLevel']!r}"
+            )
+        if "gemini-3" not in model:
+            return "Thinking level is not supported for this model."
+    if thinking.get("thinkingBudget") == 0 and re.search(r"(^|-)pro(-|$)", model):
+        return "Budget 0 is invalid. This model only works in thinking mode."
+    return None
+
+
+def _signature_problem(contents: list[dict[str, Any]]) -> str | None:
+    """Gemini 3 checks the current turn (since the last user text): the first function call
+    of each of its model turns must carry the thought signature it came with."""
+    start = 0
+    for i, content in enumerate(contents):
+        if content["role"] == "user" and any("text" in p for p in content["parts"]):
+            start = i
+    for i in range(start, len(contents)):
+        calls = [p for p in contents[i]["parts"] if "functionCall" in p]
+        if calls and not calls[0].get("thoughtSignature"):
+            name = calls[0]["functionCall"]["name"]
+            return (
+                f"Function call `{name}` in the {i + 1}. content block is missing a "
+                "`thought_signature`."
+            )
+    return None
+
+
+def _labels_problem(labels: Any) -> str | None:
+    if not isinstance(labels, dict):
+        return "Invalid JSON payload received. labels must be a map"
+    if len(labels) > _MAX_LABELS:
+        return f"At most {_MAX_LABELS} labels are allowed"
+    for key, value in labels.items():
+        if not (_label_text(key) and key[0].isalpha()):
+            return f"Label key {key!r} is invalid"
+        if not isinstance(value, str) or not _label_text(value, empty=True):
+            return f"Label value {value!r} of {key!r} is invalid"
+    return None
+
+
+def _label_text(text: str, *, empty: bool = False) -> bool:
+    """Lowercase letters (international ones too), digits, `_` and `-`; up to 63."""
+    if not text:
+        return empty
+    ascii_only = "".join(ch if ch.isascii() else "a" for ch in text)
+    international = all(ch.isalpha() and not ch.isupper() for ch in text if not ch.isascii())
+    return bool(_LABEL.fullmatch(ascii_only)) and international
 
 
 def _part_problem(part: Any, where: str) -> str | None:
@@ -400,7 +490,8 @@ async def _stream(
     return response
 
 
-def _vector(text: str, dimensions: int) -> list[float]:
+def fake_vector(text: str, dimensions: int) -> list[float]:
+    """The embedding the fake answers for `text`, the same on every call."""
     digest = hashlib.sha256(text.encode()).digest() * (dimensions // 8 + 1)
     return [struct.unpack("b", digest[i : i + 1])[0] / 128 for i in range(dimensions)]
 
@@ -413,6 +504,9 @@ class FakeGemini:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self.issued_tokens: list[str] = []
+        self._in_flight: dict[str, int] = {}
+        self._max_in_flight: dict[str, int] = {}
+        self._gathered: dict[str, asyncio.Event] = {}
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -422,6 +516,11 @@ class FakeGemini:
     def requests(self) -> list[RecordedRequest]:
         with self._lock:
             return list(self._requests)
+
+    def max_in_flight(self, model: str) -> int:
+        """The most requests for `model` the fake was answering at once."""
+        with self._lock:
+            return self._max_in_flight.get(model, 0)
 
     def requests_for(self, model: str) -> list[RecordedRequest]:
         return [r for r in self.requests if f"/{model}:" in r.path]
@@ -518,6 +617,27 @@ class FakeGemini:
         return await self._answer(request, body, "")
 
     async def _answer(self, request: web.Request, body: Any, prefix: str) -> web.StreamResponse:
+        model = request.match_info["action"].rpartition(":")[0]
+        with self._lock:
+            self._in_flight[model] = count = self._in_flight.get(model, 0) + 1
+            self._max_in_flight[model] = max(count, self._max_in_flight.get(model, 0))
+        try:
+            await self._gather(model, count)
+            return await self._respond(request, body, prefix)
+        finally:
+            with self._lock:
+                self._in_flight[model] -= 1
+
+    async def _gather(self, model: str, count: int) -> None:
+        wanted = re.search(r"gather-(\d+)", model)
+        if wanted is None:
+            return
+        gathered = self._gathered.setdefault(model, asyncio.Event())
+        if count >= int(wanted.group(1)):
+            gathered.set()  # and stays set: later requests go straight through
+        await gathered.wait()
+
+    async def _respond(self, request: web.Request, body: Any, prefix: str) -> web.StreamResponse:
         model, _, action = request.match_info["action"].rpartition(":")
         behaviour = Behaviour.from_name(model)
         if behaviour.slow_ms:
@@ -535,10 +655,10 @@ class FakeGemini:
         if action == "batchEmbedContents" and prefix:
             return self._embed_gemini(body, model)
         if action == "predict" and not prefix:
-            return self._embed_vertex(body)
+            return self._embed_vertex(body, model)
         if action not in ("generateContent", "streamGenerateContent"):
             return error_response(404, f"unknown action {action!r}")
-        problem = _problem(body)
+        problem = _problem(body, model, vertex=not prefix)
         if problem:
             return error_response(400, problem)
         answer = _plan(body, behaviour)
@@ -550,25 +670,45 @@ class FakeGemini:
         return await _stream(request, behaviour, _chunks(body, model, answer))
 
     def _embed_gemini(self, body: dict[str, Any], model: str) -> web.Response:
+        items = body.get("requests") or []
+        if len(items) > GEMINI_EMBED_BATCH:
+            return error_response(
+                400,
+                "* BatchEmbedContentsRequest.requests: at most "
+                f"{GEMINI_EMBED_BATCH} requests can be in one batch",
+            )
         embeddings = []
-        for i, item in enumerate(body.get("requests") or []):
+        for i, item in enumerate(items):
             if item.get("model") != f"models/{model}":
                 return error_response(400, f"requests[{i}].model must be models/{model}")
             text = _text((item.get("content") or {}).get("parts") or [])
             size = int(item.get("outputDimensionality") or EMBEDDING_DIMENSIONS)
-            embeddings.append({"values": _vector(text, size)})
+            embeddings.append({"values": fake_vector(text, size)})
         return web.json_response({"embeddings": embeddings})
 
-    def _embed_vertex(self, body: dict[str, Any]) -> web.Response:
+    def _embed_vertex(self, body: dict[str, Any], model: str) -> web.Response:
         size = int(
             (body.get("parameters") or {}).get("outputDimensionality") or EMBEDDING_DIMENSIONS
         )
+        instances = body.get("instances") or []
+        limit = 1 if "gemini-embedding" in model else VERTEX_EMBED_BATCH
+        if len(instances) > limit:
+            return error_response(
+                400, f"Unable to submit request because it has more than {limit} instances."
+            )
+        tokens = sum(len(instance["content"].split()) for instance in instances)
+        if tokens > VERTEX_EMBED_TOKENS:
+            return error_response(
+                400,
+                f"Unable to submit request because the input token count is {tokens} but "
+                f"the model supports up to {VERTEX_EMBED_TOKENS}.",
+            )
         predictions = []
-        for instance in body.get("instances") or []:
+        for instance in instances:
             text = instance["content"]
             statistics = {"token_count": len(text.split()), "truncated": False}
             predictions.append(
-                {"embeddings": {"values": _vector(text, size), "statistics": statistics}}
+                {"embeddings": {"values": fake_vector(text, size), "statistics": statistics}}
             )
         return web.json_response({"predictions": predictions})
 

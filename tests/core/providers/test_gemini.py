@@ -24,7 +24,7 @@ from gateway.v1.chat_pb2 import (
 )
 from gateway.v1.route_service_pb2 import EmbedRequest
 from tests.core.providers.support import API_KEY, WEATHER_TOOLS, account, chat_call, collect
-from tests.fakes.gemini_wire import FakeGemini, fake_gemini
+from tests.fakes.gemini_wire import FakeGemini, fake_gemini, fake_vector
 
 __all__ = ["fake_gemini"]
 
@@ -283,6 +283,42 @@ async def test_broken_streams(
     assert text in str(caught.value)
 
 
+@pytest.mark.parametrize("stream", [False, True])
+async def test_reasoning_effort_as_each_model_takes_it(
+    gemini: GeminiProvider, fake_gemini: FakeGemini, stream: bool
+) -> None:
+    # Budget 0 would be refused: 2.5 Pro only works in thinking mode.
+    _, pro = await collect(
+        gemini, chat_call("gemini-2.5-pro", stream=stream, reasoning_effort="minimal")
+    )
+    assert pro.choices[0].finish_reason == FINISH_REASON_STOP
+    sent = fake_gemini.last_request("gemini-2.5-pro").body["generationConfig"]
+    assert sent == {"thinkingConfig": {"thinkingBudget": 128}}
+    # A caller's level stays alone: Gemini 3 refuses a budget and a level together.
+    call = chat_call(
+        "gemini-3-pro-preview",
+        stream=stream,
+        reasoning_effort="high",
+        thinking_config={"thinkingLevel": "low", "includeThoughts": True},
+    )
+    await collect(gemini, call)
+    sent = fake_gemini.last_request("gemini-3-pro-preview").body["generationConfig"]
+    assert sent == {"thinkingConfig": {"thinkingLevel": "low", "includeThoughts": True}}
+    await collect(gemini, chat_call("gemini-3-pro-preview", stream=stream, reasoning_effort="none"))
+    sent = fake_gemini.last_request("gemini-3-pro-preview").body["generationConfig"]
+    assert sent == {"thinkingConfig": {"thinkingLevel": "LOW"}}
+
+
+async def test_labels_are_left_out_as_the_gemini_api_has_none(
+    gemini: GeminiProvider, fake_gemini: FakeGemini
+) -> None:
+    _, result = await collect(
+        gemini, chat_call("gem-labels", stream=False, labels={"team": "search"})
+    )
+    assert result.choices[0].finish_reason == FINISH_REASON_STOP
+    assert "labels" not in fake_gemini.last_request("gem-labels").body
+
+
 async def test_bad_request_is_refused_before_any_call(
     gemini: GeminiProvider, fake_gemini: FakeGemini
 ) -> None:
@@ -314,3 +350,18 @@ async def test_embeddings(gemini: GeminiProvider, fake_gemini: FakeGemini) -> No
     tokens.extras.update({"input": [[1, 2]]})
     with pytest.raises(InvalidRequest):
         await gemini.embed(tokens, "e")
+
+
+async def test_embeddings_go_in_batches_of_100_in_order(
+    gemini: GeminiProvider, fake_gemini: FakeGemini
+) -> None:
+    texts = [f"text number {i}" for i in range(250)]
+    answer = await gemini.embed(EmbedRequest(model="g/emb-many", inputs=texts), "emb-many")
+    sizes = sorted(len(r.body["requests"]) for r in fake_gemini.requests_for("emb-many"))
+    assert sizes == [50, 100, 100]
+    assert [e.index for e in answer.embeddings] == list(range(250))
+    assert [list(e.values) for e in answer.embeddings] == [
+        pytest.approx(fake_vector(text, 8)) for text in texts
+    ]
+    # No usage in the answers: each batch is estimated, and the estimates add up.
+    assert answer.usage.input_tokens == sum(len(text) // 4 + 1 for text in texts)

@@ -208,13 +208,109 @@ def test_sampling_and_formats() -> None:
         "frequencyPenalty": 0.2,
         "topK": 5,
         "responseMimeType": "application/json",
-        "thinkingConfig": {"thinkingBudget": 1024},
+        "thinkingConfig": {"thinkingLevel": "LOW"},
     }
     assert body["safetySettings"] == [
         {"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"}
     ]
     assert _body(stop="DONE")["generationConfig"] == {"stopSequences": ["DONE"]}
     assert _body(temperature=None) == _body()  # null is unset, as OpenAI reads it
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        # Gemini 3 thinks by level, LOW or HIGH (all its models take those two).
+        ("gemini-3-pro-preview", ["LOW", "LOW", "LOW", "HIGH", "HIGH"]),
+        ("gemini-3-flash", ["LOW", "LOW", "LOW", "HIGH", "HIGH"]),
+        # 2.5 by budget; Pro cannot stop thinking, so its least is 128, never 0.
+        ("gemini-2.5-pro", [128, 128, 1024, 8192, 24576]),
+        ("gemini-2.5-pro-preview-06-05", [128, 128, 1024, 8192, 24576]),
+        ("gemini-2.5-flash", [0, 0, 1024, 8192, 24576]),
+        ("gemini-2.5-flash-lite", [0, 0, 1024, 8192, 24576]),
+    ],
+)
+def test_reasoning_effort_is_a_level_or_a_budget_never_both(
+    model: str, expected: list[Any]
+) -> None:
+    knob = "thinkingLevel" if "gemini-3" in model else "thinkingBudget"
+    for effort, value in zip(["none", "minimal", "low", "medium", "high"], expected, strict=True):
+        config = _body(model, reasoning_effort=effort)["generationConfig"]
+        assert config == {"thinkingConfig": {knob: value}}, effort
+
+
+@pytest.mark.parametrize("knob", ["thinkingLevel", "thinking_level", "thinkingBudget"])
+def test_a_thinking_config_that_says_how_much_wins_over_reasoning_effort(knob: str) -> None:
+    value = 512 if "Budget" in knob else "low"
+    for extras in (
+        {"thinking_config": {knob: value}},
+        {"generation_config": {"thinkingConfig": {knob: value}}},
+    ):
+        # Either order: the knob the caller set is the only one sent.
+        for body in (
+            _body(reasoning_effort="high", **extras),
+            _body(**extras, reasoning_effort="high"),
+        ):
+            assert body["generationConfig"] == {"thinkingConfig": {knob: value}}
+    # A config that only asks for thought summaries gets the effort added.
+    body = _body(reasoning_effort="high", thinking_config={"includeThoughts": True})
+    assert body["generationConfig"]["thinkingConfig"] == {
+        "includeThoughts": True,
+        "thinkingLevel": "HIGH",
+    }
+
+
+def test_labels_go_to_vertex_only_made_valid() -> None:
+    labels = {
+        "team": "search",
+        "Cost Center": "R&D 42",
+        "équipe": "Données",
+        "x" * 70: "y" * 70,
+        "9lives": "dropped: a key starts with a letter",
+        "_private": "dropped too",
+        "count": 7,
+        "ratio": 1.5,
+        "beta": True,
+        "nested": {"dropped": "not a label value"},
+        "TEAM": "dropped: the same key as `team` once cleaned",
+        "empty": "",
+    }
+    params = chat_params_from_json(
+        {
+            "model": "v/gemini-2.5-flash",
+            "messages": [{"role": "user", "content": "hi"}],
+            "labels": labels,
+        }
+    )
+    assert "labels" not in generate_body(params, "gemini-2.5-flash")
+    assert generate_body(params, "gemini-2.5-flash", vertex=True)["labels"] == {
+        "team": "search",
+        "cost_center": "r_d_42",
+        "équipe": "données",
+        "x" * 63: "y" * 63,
+        "count": "7",
+        "ratio": "1_5",
+        "beta": "true",
+        "empty": "",
+    }
+    many = {f"k{i:03}": "v" for i in range(100)}
+    sent = generate_body(
+        chat_params_from_json(
+            {"model": "v/m", "messages": [{"role": "user", "content": "hi"}], "labels": many}
+        ),
+        "m",
+        vertex=True,
+    )["labels"]
+    assert sorted(sent) == [f"k{i:03}" for i in range(64)]
+    with pytest.raises(InvalidRequest) as caught:
+        generate_body(
+            chat_params_from_json(
+                {"model": "v/m", "messages": [{"role": "user", "content": "hi"}], "labels": "x"}
+            ),
+            "m",
+            vertex=True,
+        )
+    assert caught.value.param == "labels"
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,13 +14,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from core.errors import UpstreamFailed
+from core.errors import InvalidRequest, UpstreamFailed
 from core.providers.google_token import TokenSource
 from core.providers.vertex import VertexProvider, vertex_base_url
 from gateway.v1.chat_pb2 import FINISH_REASON_STOP, FINISH_REASON_TOOL_CALLS
 from gateway.v1.route_service_pb2 import EmbedRequest
 from tests.core.providers.support import WEATHER_TOOLS, account, chat_call, collect
-from tests.fakes.gemini_wire import FakeGemini, fake_gemini
+from tests.fakes.gemini_wire import FakeGemini, fake_gemini, fake_vector
 
 __all__ = ["fake_gemini"]
 
@@ -231,3 +231,129 @@ async def test_embeddings_via_predict(vertex: VertexProvider, fake_gemini: FakeG
         "parameters": {"outputDimensionality": 4},
     }
     assert sent.headers["authorization"] == "Bearer tok-1"
+
+
+async def test_labels_reach_vertex_as_it_takes_them(
+    vertex: VertexProvider, fake_gemini: FakeGemini
+) -> None:
+    labels = {"Team": "Search Ranking", "cost-center": "r-42", "9lives": "no"}
+    _, result = await collect(vertex, chat_call("vx-labels", stream=False, labels=labels))
+    assert result.choices[0].finish_reason == FINISH_REASON_STOP
+    sent = fake_gemini.last_request("vx-labels").body["labels"]
+    assert sent == {"team": "search_ranking", "cost-center": "r-42"}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_an_invalid_request_is_refused_without_a_token(
+    vertex: VertexProvider, fake_gemini: FakeGemini, credentials: FakeCredentials, stream: bool
+) -> None:
+    credentials.fail = True  # had a token been asked for, the call would fail on it
+    with pytest.raises(InvalidRequest) as caught:
+        await collect(vertex, chat_call("vx-invalid", stream=stream, logit_bias={"1": 2}))
+    assert caught.value.param == "logit_bias"
+    assert credentials.thread_names == []
+    assert fake_gemini.requests_for("vx-invalid") == []
+
+
+async def test_gemini_embedding_takes_one_text_a_call_eight_at_once(
+    vertex: VertexProvider, fake_gemini: FakeGemini
+) -> None:
+    # The fake holds the calls until eight are in flight together: serial calls would stall.
+    model = "gemini-embedding-001-gather-8"
+    texts = [f"text {'word ' * i}".strip() for i in range(20)]
+    answer = await vertex.embed(EmbedRequest(model=f"v/{model}", inputs=texts), model)
+    sent = fake_gemini.requests_for(model)
+    assert [len(r.body["instances"]) for r in sent] == [1] * 20
+    assert fake_gemini.max_in_flight(model) == 8
+    assert [list(e.values) for e in answer.embeddings] == [
+        pytest.approx(fake_vector(text, 8)) for text in texts
+    ]
+    assert [e.index for e in answer.embeddings] == list(range(20))
+    # The token counts Vertex reports for each text, added up: 1 + 2 + ... + 20.
+    assert answer.usage.input_tokens == sum(range(1, 21))
+
+
+class HeldUpstream:
+    """Answers `:predict` only once the test releases the calls, counting those in flight."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.most = 0
+        self.calls = 0
+        self.arrived = asyncio.Condition()
+        self.release = asyncio.Event()
+
+    async def post_json(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        *,
+        label: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        self.calls += 1
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        async with self.arrived:
+            self.arrived.notify_all()
+        await self.release.wait()
+        self.in_flight -= 1
+        return {
+            "predictions": [
+                {"embeddings": {"values": [float(len(i["content"]))]}} for i in body["instances"]
+            ]
+        }
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_single_text_calls_are_bounded_to_eight_in_flight(
+    credentials: FakeCredentials, clock: Clock
+) -> None:
+    upstream = HeldUpstream()
+    provider = VertexProvider(
+        vertex_account(None),
+        upstream=upstream,
+        credentials=credentials,
+        clock=clock,
+    )
+    texts = ["x" * i for i in range(1, 21)]
+    task = asyncio.create_task(
+        provider.embed(EmbedRequest(model="v/e", inputs=texts), "gemini-embedding-001")
+    )
+    async with asyncio.timeout(10), upstream.arrived:
+        # Every call that may start has started by the time this wakes (asyncio runs ready
+        # tasks in order): an unbounded client would have all 20 in flight here.
+        await upstream.arrived.wait_for(lambda: upstream.in_flight >= 8)
+    assert (upstream.in_flight, upstream.most) == (8, 8)
+    upstream.release.set()
+    answer = await task
+    assert (upstream.calls, upstream.most) == (20, 8)
+    assert [e.values[0] for e in answer.embeddings] == [float(i) for i in range(1, 21)]
+    await provider.aclose()
+
+
+async def test_text_embedding_batches_stay_under_250_texts_and_20000_tokens(
+    vertex: VertexProvider, fake_gemini: FakeGemini
+) -> None:
+    texts = [f"text {i}" for i in range(600)]
+    answer = await vertex.embed(
+        EmbedRequest(model="v/text-embedding-005", inputs=texts), "text-embedding-005-many"
+    )
+    sizes = sorted(
+        len(r.body["instances"]) for r in fake_gemini.requests_for("text-embedding-005-many")
+    )
+    assert sizes == [100, 250, 250]
+    assert [list(e.values) for e in answer.embeddings] == [
+        pytest.approx(fake_vector(text, 8)) for text in texts
+    ]
+    assert answer.usage.input_tokens == 1200
+    # Three texts of 8,000 tokens: two fit under the cap together, the third goes alone.
+    long = ["w " * 8000] * 3
+    answer = await vertex.embed(EmbedRequest(model="v/t", inputs=long), "text-embedding-005-long")
+    sizes = sorted(
+        len(r.body["instances"]) for r in fake_gemini.requests_for("text-embedding-005-long")
+    )
+    assert sizes == [1, 2]
+    assert answer.usage.input_tokens == 24000
