@@ -24,6 +24,7 @@ from facade.disconnect import CLIENT_CLOSED, until_disconnected
 from facade.errors import FacadeError
 from facade.inputs import CallerContext, caller_context, read_json_object
 from facade.openai.chat import json_answer, open_stream, route, stream_headers
+from facade.openai.item_references import resolve_item_references
 from facade.openai.sse import EventStreamResponse
 from facade.openai.stored_responses import Conversation, load_conversation, store_response
 from facade.state import settings_of
@@ -39,6 +40,7 @@ async def create_response(request: Request) -> Response:
     """Runs a response through core; streams its events when the body says `"stream": true`."""
     caller = caller_context(request, "responses")
     body = await read_json_object(request, settings_of(request).max_body_bytes)
+    body = await resolve_item_references(request, caller, body)
     translated = responses_request_from_json(body)
     conversation = await load_conversation(request, caller, translated)
     if _streaming(body):

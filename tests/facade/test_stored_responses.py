@@ -128,6 +128,63 @@ def test_a_function_call_is_answered_from_the_stored_response(
     assert sent[1]["tool_calls"][0]["function"]["name"] == "get_weather"
 
 
+def test_item_references_are_answered_from_the_stored_responses(
+    sdk: openai.OpenAI, fake_upstream: FakeUpstream
+) -> None:
+    # What the Vercel AI SDK sends with `store: true`: the earlier output as references.
+    asked = sdk.responses.create(model=MODEL, input="weather in Rome?", tools=[WEATHER])
+    (call,) = asked.output
+    assert call.type == "function_call"
+    assert call.id is not None
+    answered = sdk.responses.create(
+        model=MODEL,
+        input=[
+            {"role": "user", "content": "weather in Rome?"},
+            {"type": "item_reference", "id": call.id},
+            {"type": "function_call_output", "call_id": call.call_id, "output": "rainy 14C"},
+        ],
+        tools=[WEATHER],
+    )
+    (message,) = answered.output
+    assert message.type == "message"
+    assert message.id is not None
+    sent = _sent_messages(fake_upstream, "rainy 14C")
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool"]
+    assert sent[1]["tool_calls"][0]["id"] == sent[2]["tool_call_id"] == call.call_id
+    assert sent[1]["tool_calls"][0]["function"]["name"] == "get_weather"
+    # A message item is found as well, and becomes the assistant turn it was.
+    sdk.responses.create(
+        model=MODEL,
+        input=[{"type": "item_reference", "id": message.id}, {"role": "user", "content": "ok?"}],
+    )
+    assert _sent_messages(fake_upstream, "ok?") == [
+        {"role": "assistant", "content": answered.output_text},
+        {"role": "user", "content": "ok?"},
+    ]
+
+
+def test_an_item_reference_to_another_keys_or_no_response_is_400(
+    gateway: RunningGateway, sdk: openai.OpenAI
+) -> None:
+    asked = sdk.responses.create(model=MODEL, input="admin's weather?", tools=[WEATHER])
+    (call,) = asked.output
+    assert call.id is not None
+    unknown = ["fc_0123456789abcdef_0", f"{call.id}9", "rs_elsewhere", "msg_"]
+    with _sdk(gateway, _new_key(gateway, "user:eve@example.com")) as eve:
+        for client, item_id in [(eve, call.id)] + [(sdk, item_id) for item_id in unknown]:
+            with pytest.raises(openai.BadRequestError) as raised:
+                client.responses.create(
+                    model=MODEL,
+                    input=[
+                        {"role": "user", "content": "hi"},
+                        {"type": "item_reference", "id": item_id},
+                    ],
+                )
+            body: Any = raised.value.body
+            assert body["param"] == "input[1].id"
+            assert body["message"] == f"Item with id '{item_id}' not found."
+
+
 def test_a_streamed_response_can_be_continued_as_soon_as_it_ends(
     sdk: openai.OpenAI, fake_upstream: FakeUpstream
 ) -> None:
@@ -248,3 +305,11 @@ def test_stored_responses_survive_a_restart(tmp_path: Path, fake_upstream: FakeU
         "role": "user",
         "content": "remember across restarts",
     }
+
+
+def test_an_item_reference_without_an_id_is_400_naming_it(sdk: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as raised:
+        sdk.responses.create(model=MODEL, input=[{"type": "item_reference"}])  # type: ignore[typeddict-item]
+    body: Any = raised.value.body
+    assert body["param"] == "input[0].id"
+    assert "must be a non-empty string" in body["message"]
