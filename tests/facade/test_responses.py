@@ -345,7 +345,7 @@ def test_a_stream_cut_ends_with_response_failed(sdk: openai.OpenAI) -> None:
             {"input": [{"role": "user", "content": [{"type": "input_file", "file_id": "f"}]}]},
             "input[0].content[0].type",
         ),
-        ({"input": [{"type": "item_reference", "id": "x"}]}, "input[0].type"),
+        ({"input": [{"type": "item_reference", "id": "x"}]}, "input[0].id"),  # not ours
         ({"input": [{"role": "tool", "content": "x"}]}, "input[0].role"),
         (
             {"input": [{"type": "function_call", "name": "f", "arguments": "{}"}]},
