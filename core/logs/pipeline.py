@@ -52,7 +52,7 @@ class LogPipeline:
         *,
         queue_size: int = 10_000,
         batch_size: int = 2000,
-        flush_interval: float = 0.2,
+        flush_interval: float = 0.05,
         retry_initial: float = 0.1,
         retry_max: float = 5.0,
     ) -> None:
