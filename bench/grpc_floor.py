@@ -7,6 +7,11 @@ call of the two processes together: what any gateway built on grpc.aio pays per 
 before doing any work of its own. Uses the gateway's own messages and generated stubs, and
 uvloop, as the gateway does.
 
+A third case sends the same unary calls multiplexed over one long-lived bidi stream (each
+message tagged with its call's number; raw bytes, parsed with the same messages): what a
+facade-to-core hop could cost inside gRPC without a call object, metadata and status per
+request.
+
 `--upstream-call` makes the unary handler POST once to a local upstream (aiohttp, as the
 gateway's providers do) before answering: what the hop costs when core's loop also serves
 the sockets of real work. Compare with `make bench-upstream-client` (the call alone).
@@ -70,9 +75,25 @@ class Empty(pb_grpc.RouteServiceServicer):
         yield pb.StreamRouteResponse(result=RESULT)
 
 
+async def multiplexed(requests: AsyncIterator[bytes], context: Any) -> AsyncIterator[bytes]:
+    """Answers each tagged RouteRequest on the stream with a tagged RouteResponse."""
+    answer = pb.RouteResponse(result=RESULT).SerializeToString()
+    async for message in requests:
+        pb.RouteRequest.FromString(message[TAG:])
+        yield message[:TAG] + answer
+
+
+TAG = 8
+MUX_METHOD = "/bench.Mux/Calls"
+
+
 async def serve(port: int, upstream: str | None) -> None:
     server = grpc.aio.server()
     pb_grpc.add_RouteServiceServicer_to_server(Empty(upstream), server)  # type: ignore[abstract]
+    mux = grpc.stream_stream_rpc_method_handler(multiplexed)
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("bench.Mux", {"Calls": mux}),)
+    )
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     print("ready", flush=True)
@@ -98,7 +119,27 @@ async def drive(port: int, calls: int, concurrency: int, rounds: int, server_pid
             async for _ in call:
                 pass
 
-        for name, one in (("unary", unary), ("stream of 8", stream)):
+        mux = channel.stream_stream(MUX_METHOD)()
+        answers: dict[bytes, asyncio.Future[bytes]] = {}
+        writing = asyncio.Lock()  # grpc.aio allows one write in flight per call
+        numbers = iter(range(1 << 62))
+
+        async def read_answers() -> None:
+            async for message in mux:
+                answers.pop(message[:TAG]).set_result(message[TAG:])
+
+        reader = asyncio.create_task(read_answers())
+        request = pb.RouteRequest(params=params).SerializeToString()
+
+        async def multiplexed_unary() -> None:
+            tag = next(numbers).to_bytes(TAG, "big")
+            answer = answers[tag] = asyncio.get_running_loop().create_future()
+            async with writing:
+                await mux.write(tag + request)
+            pb.RouteResponse.FromString(await answer)
+
+        cases = (("unary", unary), ("stream of 8", stream), ("multiplexed", multiplexed_unary))
+        for name, one in cases:
             figures = []
             for _ in range(rounds):
                 remaining = calls
@@ -117,6 +158,8 @@ async def drive(port: int, calls: int, concurrency: int, rounds: int, server_pid
                 f"grpc.aio {name:<12} {statistics.median(figures):7.1f} µs CPU per call "
                 f"(client + server, median of {rounds})"
             )
+        await mux.done_writing()
+        await reader
 
 
 def main() -> None:
