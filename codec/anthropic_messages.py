@@ -3,9 +3,9 @@
 The request is checked in Anthropic's terms (a 400 names the Anthropic field at fault) and
 rewritten as the equivalent OpenAI chat request, which `chat_params_from_json` then stores:
 one way into ChatParams for every wire format. What has no equivalent is refused, never
-dropped: server tools, `thinking` with a budget, `container`, `mcp_servers`, document blocks
-other than plain text. Unknown top-level keys travel in `family_extras["anthropic"]`, for
-Anthropic accounts only.
+dropped: server tools, `container`, `mcp_servers`, document blocks other than plain text.
+The one exception is `thinking`, accepted and not applied (see `_check_thinking`). Unknown
+top-level keys travel in `family_extras["anthropic"]`, for Anthropic accounts only.
 Tool ids pass verbatim; answers give them Anthropic's `toolu_` prefix when they lack it
 (`codec.anthropic_common.tool_use_id`).
 """
@@ -74,9 +74,29 @@ def chat_params_from_anthropic(body: Mapping[str, Any]) -> chat_pb2.ChatParams:
     """
     params = chat_params_from_json(openai_body_from_anthropic(body))
     own = {key: value for key, value in body.items() if key not in _MODELED and value is not None}
+    if "context_management" in own:
+        managed = _without_thinking_edits(own.pop("context_management"))
+        if managed:
+            own["context_management"] = managed
     if own:
         fill_struct(params.family_extras[ANTHROPIC_FAMILY], own, None)
     return params
+
+
+def _without_thinking_edits(value: Any) -> Any:
+    """`context_management` without its `clear_thinking_*` edits (None when nothing is left):
+    thinking is not applied (`_check_thinking`), and an edit of thinking blocks presumes it is."""
+    if not isinstance(value, dict) or not isinstance(value.get("edits"), list):
+        return value
+    edits = [
+        edit
+        for edit in value["edits"]
+        if not (isinstance(edit, dict) and str(edit.get("type", "")).startswith("clear_thinking"))
+    ]
+    if len(edits) == len(value["edits"]):
+        return value
+    rest = {key: item for key, item in value.items() if key != "edits"}
+    return {**rest, "edits": edits} if edits else rest or None
 
 
 def openai_body_from_anthropic(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -145,24 +165,35 @@ def estimate_input_tokens(params: chat_pb2.ChatParams) -> int:
     return max(-(-characters // 4) + images * IMAGE_TOKENS, 1)
 
 
+_THINKING_TYPES = ("enabled", "adaptive", "disabled")
+
+
 def _check_thinking(value: Any) -> None:
+    """Accepts `thinking` and applies none: the answer comes without extended thinking.
+
+    Claude Code asks for it on every call, so refusing it would shut Claude Code out. It
+    cannot be honoured: thinking blocks (and their signatures) do not survive the chat
+    pipeline, so they are left out of the history, and Anthropic refuses a tool loop with
+    thinking on whose earlier turns lack them; other families have no such blocks at all."""
     if value is None:
         return
     kind = as_object(value, "", "thinking").get("type")
-    if kind != "disabled":
+    if kind not in _THINKING_TYPES:
         raise CodecError(
-            '`thinking` is not supported by this gateway (only `{"type": "disabled"}`)',
-            "thinking",
+            f"`thinking.type` must be one of {', '.join(_THINKING_TYPES)}, got {kind!r}",
+            "thinking.type",
         )
 
 
-def _system(value: Any) -> list[dict[str, Any]]:
+def _system(value: Any, where: str = "system") -> list[dict[str, Any]]:
+    """The top-level `system`, or a `system` message of the conversation (`where` names it):
+    a string or text blocks."""
     if value is None:
         return []
     if isinstance(value, str):
         return [{"role": "system", "content": value}]
-    blocks = as_list(value, "", "system")
-    texts = [_text_block(block, f"system[{i}]") for i, block in enumerate(blocks)]
+    blocks = as_list(value, "", where)
+    texts = [_text_block(block, f"{where}[{i}]") for i, block in enumerate(blocks)]
     return [{"role": "system", "content": _content([{"type": "text", "text": t} for t in texts])}]
 
 
@@ -191,8 +222,11 @@ def _block(block: Any, where: str) -> dict[str, Any]:
 def _message(message: Any, where: str) -> list[dict[str, Any]]:
     data = as_object(message, "", where)
     role = data.get("role")
+    if role == "system":
+        # Claude Code (2.1) puts system notes between turns; chat keeps them in place.
+        return _system(data.get("content"), f"{where}.content")
     if role not in ("user", "assistant"):
-        raise CodecError(f"`{where}.role` must be `user` or `assistant`", f"{where}.role")
+        raise CodecError(f"`{where}.role` must be `user`, `assistant` or `system`", f"{where}.role")
     content = data.get("content")
     if isinstance(content, str):
         return [{"role": role, "content": content}]

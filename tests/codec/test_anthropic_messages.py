@@ -252,6 +252,16 @@ def test_text_documents_and_disabled_thinking_are_accepted() -> None:
 
 
 @pytest.mark.parametrize(
+    "thinking", [{"type": "enabled", "budget_tokens": 1024}, {"type": "adaptive"}]
+)
+def test_thinking_is_accepted_and_applied_to_no_provider(thinking: dict[str, Any]) -> None:
+    # What Claude Code sends on every call: refusing it would shut Claude Code out.
+    params = chat_params_from_anthropic(body(thinking=thinking))
+    assert "thinking" not in openai(thinking=thinking)
+    assert "thinking" not in struct_to_dict(params.family_extras["anthropic"])
+
+
+@pytest.mark.parametrize(
     ("fields", "param"),
     [
         ({"max_tokens": None}, "max_tokens"),
@@ -260,11 +270,12 @@ def test_text_documents_and_disabled_thinking_are_accepted() -> None:
         ({"messages": []}, "messages"),
         ({"container": "c-1"}, "container"),
         ({"mcp_servers": []}, "mcp_servers"),
-        ({"thinking": {"type": "enabled", "budget_tokens": 1024}}, "thinking"),
+        ({"thinking": {"type": "deep"}}, "thinking.type"),
+        ({"thinking": "on"}, "thinking"),
         ({"tools": [{"type": "web_search_20250305", "name": "web_search"}]}, "tools[0].type"),
         ({"tools": [{"name": "f"}]}, "tools[0].input_schema"),
         ({"tool_choice": {"type": "sometimes"}}, "tool_choice.type"),
-        ({"messages": [{"role": "system", "content": "x"}]}, "messages[0].role"),
+        ({"messages": [{"role": "tool", "content": "x"}]}, "messages[0].role"),
         ({"system": [{"type": "image", "source": {}}]}, "system[0].type"),
         (
             {
@@ -642,3 +653,53 @@ def test_streamed_text_and_tool_inputs_assemble_as_sent(
     assert "".join(b["text"] for b in message["content"] if b["type"] == "text") == text
     tools = [(b["id"], b["input"]) for b in message["content"] if b["type"] == "tool_use"]
     assert tools == [(f"toolu_id{v}", inputs[v]) for v in called]
+
+
+def test_a_system_message_between_turns_stays_in_place() -> None:
+    # Claude Code 2.1 sends notes as `system` messages inside `messages`.
+    out = openai(
+        system="be brief",
+        messages=[
+            USER,
+            {"role": "system", "content": "note one"},
+            {"role": "assistant", "content": "ok"},
+            {"role": "system", "content": [{"type": "text", "text": "note two"}]},
+            {"role": "user", "content": "go on"},
+        ],
+    )
+    assert [(m["role"], m["content"]) for m in out["messages"]] == [
+        ("system", "be brief"),
+        ("user", "hi"),
+        ("system", "note one"),
+        ("assistant", "ok"),
+        ("system", "note two"),
+        ("user", "go on"),
+    ]
+
+
+def test_a_system_message_of_other_blocks_is_refused_naming_it() -> None:
+    with pytest.raises(CodecError) as refused:
+        openai(messages=[USER, {"role": "system", "content": [{"type": "image", "source": {}}]}])
+    assert refused.value.param == "messages[1].content[0].type"
+
+
+CLEAR_THINKING = {"type": "clear_thinking_20251015", "keep": "all"}
+CLEAR_TOOL_USES = {"type": "clear_tool_uses_20250919"}
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ({"edits": [CLEAR_THINKING]}, None),
+        ({"edits": [CLEAR_THINKING, CLEAR_TOOL_USES]}, {"edits": [CLEAR_TOOL_USES]}),
+        ({"edits": [CLEAR_TOOL_USES]}, {"edits": [CLEAR_TOOL_USES]}),
+        ({"edits": []}, {"edits": []}),
+    ],
+)
+def test_thinking_edits_are_left_out_of_context_management(
+    sent: dict[str, Any], kept: dict[str, Any] | None
+) -> None:
+    # Thinking is not applied, so edits of thinking blocks would presume what is not there.
+    params = chat_params_from_anthropic(body(context_management=sent))
+    extras = struct_to_dict(params.family_extras["anthropic"])
+    assert extras.get("context_management") == kept

@@ -229,7 +229,7 @@ def test_an_unknown_model_is_not_found(sdk: anthropic.Anthropic) -> None:
     [
         # The SDK sizes its default timeout by max_tokens: a timeout of our own skips that.
         ({"max_tokens": anthropic.NOT_GIVEN, "timeout": 30}, "max_tokens"),
-        ({"thinking": {"type": "enabled", "budget_tokens": 1024}}, "thinking"),
+        ({"extra_body": {"thinking": {"type": "deep"}}}, "thinking.type"),
         ({"extra_body": {"mcp_servers": []}}, "mcp_servers"),
         ({"tools": [{"type": "web_search_20250305", "name": "web_search"}]}, "tools[0].type"),
         ({"extra_headers": {"x-tfy-metadata": "not json"}}, "X-TFY-METADATA"),
