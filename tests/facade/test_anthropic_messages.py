@@ -97,6 +97,26 @@ def test_stream_text(sdk: anthropic.Anthropic) -> None:
     assert final.id.startswith("msg_")
 
 
+def test_what_claude_code_sends_is_served(sdk: anthropic.Anthropic) -> None:
+    # Claude Code 2.1: thinking on every call, system notes between turns, context edits.
+    messages: Any = [
+        {"role": "user", "content": "first"},
+        {"role": "system", "content": "a note between turns"},
+        {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": "what claude code sends"},
+    ]
+    with sdk.messages.stream(
+        model=MODEL,
+        max_tokens=64,
+        messages=messages,
+        thinking={"type": "adaptive"},  # type: ignore[typeddict-item]
+        extra_body={"context_management": {"edits": [{"type": "clear_thinking_20251015"}]}},
+    ) as stream:
+        final = stream.get_final_message()
+    assert [block.type for block in final.content] == ["text"]
+    assert final.content[0].text == "what claude code sends"  # type: ignore[union-attr]
+
+
 def test_a_tool_round_trip(sdk: anthropic.Anthropic) -> None:
     asked = sdk.messages.create(
         model=MODEL,
