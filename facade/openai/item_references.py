@@ -17,7 +17,7 @@ from fastapi import Request
 
 from facade.errors import FacadeError
 from facade.inputs import CallerContext
-from facade.state import client_of, settings_of
+from facade.openai.stored_responses import stored_response
 from gateway_client import NotFoundError
 
 __all__ = ["resolve_item_references"]
@@ -78,12 +78,7 @@ async def _stored_output(
 ) -> dict[str, dict[str, Any]] | None:
     """The output items of a stored response by id; None when the key has no such response."""
     try:
-        stored = await client_of(request).responses.get(
-            response_id,
-            api_key=caller.api_key,
-            request_id=caller.request_id,
-            timeout=settings_of(request).request_timeout_seconds,
-        )
+        stored = await stored_response(request, caller, response_id)
     except NotFoundError:
         return None
     output = orjson.loads(stored.response_json).get("output") or []

@@ -34,6 +34,7 @@ __all__ = [
     "load_conversation",
     "retrieve_response",
     "store_response",
+    "stored_response",
 ]
 
 log = logging.getLogger(__name__)
@@ -56,12 +57,7 @@ async def load_conversation(
     if previous is None:
         return Conversation(translated.params, [])
     try:
-        stored = await client_of(request).responses.get(
-            previous,
-            api_key=caller.api_key,
-            request_id=caller.request_id,
-            timeout=settings_of(request).request_timeout_seconds,
-        )
+        stored = await stored_response(request, caller, previous)
     except NotFoundError:
         raise FacadeError(
             400,
@@ -71,6 +67,18 @@ async def load_conversation(
         ) from None
     history = list(stored.conversation)
     return Conversation(translated.with_history(history), history)
+
+
+async def stored_response(
+    request: Request, caller: CallerContext, response_id: str
+) -> StoredResponse:
+    """The caller's stored response by id; NotFoundError when its key has none."""
+    return await client_of(request).responses.get(
+        response_id,
+        api_key=caller.api_key,
+        request_id=caller.request_id,
+        timeout=settings_of(request).request_timeout_seconds,
+    )
 
 
 async def store_response(
@@ -111,12 +119,8 @@ async def retrieve_response(request: Request) -> Response:
             code="invalid_request",
             param="stream",
         )
-    caller = caller_context(request)
-    stored = await client_of(request).responses.get(
-        request.path_params["response_id"],
-        api_key=caller.api_key,
-        request_id=caller.request_id,
-        timeout=settings_of(request).request_timeout_seconds,
+    stored = await stored_response(
+        request, caller_context(request), request.path_params["response_id"]
     )
     return Response(stored.response_json, media_type="application/json")
 
