@@ -3,9 +3,9 @@ InvokeModel (Amazon Titan and Cohere), every request SigV4-signed over its exact
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -21,7 +21,9 @@ from core.providers.bedrock_eventstream import converse_events
 from core.providers.bedrock_request import converse_body
 from core.providers.bedrock_response import ConverseStream, estimated_usage, result_from_converse
 from core.providers.bedrock_signing import SigV4Signer
-from core.providers.bedrock_upstream import BedrockHttpUpstream, BedrockUpstream
+from core.providers.bedrock_upstream import BedrockUpstream
+from core.providers.bounded import gather_bounded
+from core.providers.transport import HttpUpstream
 from core.providers.upstream_errors import too_large_error
 from gateway.v1.route_service_pb2 import EmbedRequest, EmbedResponse
 
@@ -69,7 +71,7 @@ class BedrockProvider:
         self._max_frame_bytes = account.max_response_bytes
         self._signer = signer or SigV4Signer.from_account(account)
         # Signed headers are passed per request; account headers ride along unsigned.
-        self._upstream: BedrockUpstream = upstream or BedrockHttpUpstream(
+        self._upstream: BedrockUpstream = upstream or HttpUpstream(
             account, base_url=self._base_url, status_error_of=self._status_error
         )
 
@@ -146,28 +148,20 @@ class BedrockProvider:
         label = model_id(self._account, model)
         bodies = embed_bodies(request, model, struct_to_dict(request.extras))
         path = model_path(model, "invoke")
-        slots = asyncio.Semaphore(MAX_CONCURRENT_INVOKES)
 
         async def invoke(body: dict[str, Any]) -> tuple[Any, Mapping[str, str]]:
-            async with slots:
-                data = orjson.dumps(body)
-                # Signed inside the slot: a request waiting its turn must not age its
-                # signature (AWS refuses one more than five minutes old).
-                headers = await self._signed(path, data, _SIGNED_HEADERS)
-                return await self._upstream.post_bytes_with_headers(
-                    path, data, label=label, headers=headers
-                )
+            data = orjson.dumps(body)
+            # Signed once its turn has come: a request waiting for a slot must not age its
+            # signature (AWS refuses one more than five minutes old).
+            headers = await self._signed(path, data, _SIGNED_HEADERS)
+            return await self._upstream.post_bytes_with_headers(
+                path, data, label=label, headers=headers
+            )
 
-        # Titan embeds one text per call and Cohere a batch: the calls run together, a few
-        # at a time, and the first failure (raised as it is, not wrapped in a group) cancels
-        # the rest.
-        tasks = [asyncio.ensure_future(invoke(body)) for body in bodies]
-        try:
-            answers = await asyncio.gather(*tasks)
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            raise
+        # Titan embeds one text per call and Cohere a batch: the calls run a few at a time.
+        answers = await gather_bounded(
+            [partial(invoke, body) for body in bodies], MAX_CONCURRENT_INVOKES
+        )
         try:
             return embedding_result(model, bodies, answers)
         except _MALFORMED as exc:

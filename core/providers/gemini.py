@@ -11,13 +11,14 @@ import orjson
 from core.config.models import ProviderAccount, model_id
 from core.errors import UpstreamFailed, UpstreamStreamCut
 from core.providers.base import ChatCall, ChatEvent
+from core.providers.bounded import gather_bounded
 from core.providers.gemini_embed import (
+    BATCH_CONCURRENCY,
     batches,
     embed_options,
     embed_texts,
     embed_usage,
     estimated_tokens,
-    gather_bounded,
     vectors,
 )
 from core.providers.gemini_request import generate_body
@@ -148,7 +149,8 @@ class GeminiProvider:
             return values, tokens if isinstance(tokens, int) else estimated_tokens(batch)
 
         answers = await gather_bounded(
-            [partial(embed_batch, batch) for batch in batches(texts, size=_EMBED_BATCH)]
+            [partial(embed_batch, batch) for batch in batches(texts, size=_EMBED_BATCH)],
+            BATCH_CONCURRENCY,
         )
         values = [vector for batch_values, _ in answers for vector in batch_values]
         usage = embed_usage(sum(tokens for _, tokens in answers))

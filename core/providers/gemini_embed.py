@@ -3,9 +3,8 @@ request, usage, and splitting the texts into the batches each endpoint accepts."
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from core.errors import InvalidRequest
 from gateway.v1.chat_pb2 import Usage
@@ -25,8 +24,6 @@ per two bytes over-estimates, and a batch kept under the cap by it stays under i
 # Extras that change nothing a Google embedding model returns (the facade encodes the
 # floats itself, whatever `encoding_format` asks for).
 _NO_EFFECT = frozenset({"encoding_format"})
-
-T = TypeVar("T")
 
 
 def embed_texts(request: EmbedRequest, family: str) -> list[str]:
@@ -84,23 +81,3 @@ def batches(
         tokens += cost
     if batch:
         yield batch
-
-
-async def gather_bounded(
-    calls: Sequence[Callable[[], Awaitable[T]]], limit: int = BATCH_CONCURRENCY
-) -> list[T]:
-    """Each call's result, in order, with at most `limit` running at once. The first
-    failure is raised as it is (not in an ExceptionGroup, so callers see the upstream's
-    error) and cancels the calls still running: their answers could not be used."""
-    semaphore = asyncio.Semaphore(limit)
-
-    async def bounded(call: Callable[[], Awaitable[T]]) -> T:
-        async with semaphore:
-            return await call()
-
-    tasks = [asyncio.ensure_future(bounded(call)) for call in calls]
-    try:
-        return list(await asyncio.gather(*tasks))
-    finally:
-        for task in tasks:
-            task.cancel()  # a no-op for those done

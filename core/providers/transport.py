@@ -193,7 +193,7 @@ class HttpUpstream:
         label: str,
         headers: Mapping[str, str] | None = None,
     ) -> Any:
-        raw = await self._post(self._url(path), orjson.dumps(body), label, headers)
+        raw, _ = await self._post(self._url(path), orjson.dumps(body), label, headers)
         return _decode_json(raw, label)
 
     async def post_bytes(
@@ -204,20 +204,34 @@ class HttpUpstream:
         label: str,
         headers: Mapping[str, str] | None = None,
     ) -> Any:
-        raw = await self._post(self._exact_url(path), data, label, headers)
+        raw, _ = await self._post(self._exact_url(path), data, label, headers)
         return _decode_json(raw, label)
+
+    async def post_bytes_with_headers(
+        self,
+        path: str,
+        data: bytes,
+        *,
+        label: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[Any, Mapping[str, str]]:
+        """`post_bytes`, and the answer's headers (looked up case-insensitively): where a
+        provider reports what its body does not (Bedrock's InvokeModel token counts)."""
+        raw, answer_headers = await self._post(self._exact_url(path), data, label, headers)
+        return _decode_json(raw, label), answer_headers
 
     async def _post(
         self, url: URL, data: bytes, label: str, headers: Mapping[str, str] | None
-    ) -> bytes:
-        """The whole answer of one POST, under `timeout_seconds` and `max_response_bytes`."""
+    ) -> tuple[bytes, Mapping[str, str]]:
+        """The whole answer of one POST and its headers, under `timeout_seconds` and
+        `max_response_bytes`."""
         try:
             async with asyncio.timeout(self._timeout):
                 response = await self._session.post(url, data=data, headers=headers)
                 try:
                     if not 200 <= response.status < 300:
                         raise await self._status_error(response, label)
-                    return await self._read_answer(response, label)
+                    return await self._read_answer(response, label), response.headers
                 except BaseException:
                     response.close()
                     raise

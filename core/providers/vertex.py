@@ -11,14 +11,15 @@ from typing import Any
 from core.config.models import ProviderAccount, model_id
 from core.errors import UpstreamFailed
 from core.providers.base import ChatCall, ChatEvent
+from core.providers.bounded import gather_bounded
 from core.providers.gemini import generate
 from core.providers.gemini_embed import (
+    BATCH_CONCURRENCY,
     batches,
     embed_options,
     embed_texts,
     embed_usage,
     estimated_tokens,
-    gather_bounded,
     vectors,
 )
 from core.providers.google_token import Credentials, TokenSource, load_credentials, utc_now
@@ -115,7 +116,9 @@ class VertexProvider:
             cut = batches(texts, size=_GEMINI_EMBED_BATCH)
         else:
             cut = batches(texts, size=_EMBED_BATCH, max_tokens=_EMBED_BATCH_TOKENS)
-        answers = await gather_bounded([partial(embed_batch, batch) for batch in cut])
+        answers = await gather_bounded(
+            [partial(embed_batch, batch) for batch in cut], BATCH_CONCURRENCY
+        )
         values = [vector for batch_values, _ in answers for vector in batch_values]
         usage = embed_usage(sum(tokens for _, tokens in answers))
         return EmbedResponse(embeddings=vectors(values), model=request.model, usage=usage)
